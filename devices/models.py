@@ -1,0 +1,192 @@
+import hashlib
+import re
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+_MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
+
+
+def normalize_mac(value: str) -> str:
+    """``AA-BB-CC-DD-EE-FF``, ``aa:bb:…`` and ``aabbccddeeff`` → ``aa:bb:cc:dd:ee:ff``."""
+    raw = (value or "").strip().lower()
+    if re.fullmatch(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}", raw):
+        raw = raw.replace(":", "").replace("-", "")
+    if not _MAC_HEX.match(raw):
+        raise ValidationError(
+            "Enter a MAC address like aa:bb:cc:dd:ee:ff (12 hexadecimal digits, "
+            "optionally separated by ':' or '-').",
+            code="invalid_mac",
+        )
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+AGE_GROUPS = [
+    (0, 2, "Toddler"),
+    (3, 5, "Preschool"),
+    (6, 8, "Early Elementary"),
+    (9, 11, "Late Elementary"),
+    (12, 13, "Preteen"),
+    (14, 200, "Teen"),
+]
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def age_group_for(age: int) -> str:
+    for low, high, label in AGE_GROUPS:
+        if low <= age <= high:
+            return label
+    return AGE_GROUPS[0][2]
+
+
+class Household(models.Model):
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="households")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        PARENT = "parent", "Parent"
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.PARENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["household", "user"], name="one_membership_per_user")]
+
+    def __str__(self):
+        return f"{self.user} in {self.household} ({self.role})"
+
+
+class Invitation(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class ChildProfile(models.Model):
+    GENDER_SUGGESTIONS = ["girl", "boy", "non-binary", "prefer not to say"]
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="children")
+    name = models.CharField(max_length=60)
+    birth_date = models.DateField()
+    gender = models.CharField(max_length=40, blank=True)
+    interests = models.JSONField(default=list, blank=True)
+    toy_note = models.CharField("note for the toy", max_length=500, blank=True)
+    memory_paused = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def age(self) -> int:
+        return age_on(self.birth_date, timezone.localdate())
+
+    @property
+    def age_group(self) -> str:
+        return age_group_for(self.age)
+
+
+class Agent(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    system_prompt = models.TextField(blank=True)
+    memory_enabled = models.BooleanField(default=True)
+    memory_prompt = models.TextField(blank=True)
+    # [{"key": "interests", "label": "Interests", "description": "..."}]; empty = defaults.
+    categories = models.JSONField(default=list, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class AgentPromptVersion(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="prompt_versions")
+    number = models.PositiveIntegerField()
+    memory_prompt = models.TextField(blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["agent", "number"], name="one_prompt_version_number")]
+
+
+class Device(models.Model):
+    mac = models.CharField("MAC address", max_length=17, unique=True)
+    name = models.CharField(max_length=80, blank=True)
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="devices")
+    child = models.ForeignKey(ChildProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # True between a move to another child and the purge of what the device learned
+    # about the previous one: nothing from the namespace is shown or served meanwhile.
+    memory_reset_pending = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "mac"]
+
+    def __str__(self):
+        return self.name or self.mac
+
+    def clean(self):
+        self.mac = normalize_mac(self.mac)
+
+    @property
+    def namespace(self) -> str:
+        """The Mem0 user_id the toy servers use for this device: its normalised MAC."""
+        return self.mac
+
+
+class DeviceToken(models.Model):
+    """A toy server's credential: one device, or a whole fleet (every device)."""
+
+    name = models.CharField(max_length=80)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.CASCADE, related_name="tokens")
+    is_fleet = models.BooleanField(default=False)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def covers(self, device: Device) -> bool:
+        return self.revoked_at is None and (self.is_fleet or self.device_id == device.pk)

@@ -1,0 +1,196 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Outbox(models.Model):
+    """Work for Mem0 that must not be lost when Mem0 or a worker is down.
+
+    A row is written in the same transaction as the change that needs it, a task is
+    enqueued on commit, and the periodic sweep re-enqueues rows that stayed pending."""
+
+    class Topic(models.TextChoices):
+        PROFILE_PUSH = "profile_push", "Profile push"
+        DEVICE_RESET = "device_reset", "Device reset"
+        PROFILE_REMOVE = "profile_remove", "Profile removal"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Synced"
+        FAILED = "failed", "Failed — retrying"
+
+    topic = models.CharField(max_length=20, choices=Topic.choices)
+    child = models.ForeignKey("devices.ChildProfile", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="outbox")
+    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="outbox")
+    namespace = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["child", "-created_at"]), models.Index(fields=["state", "updated_at"])]
+
+
+class MemoryFeedback(models.Model):
+    """A parent's rating of one memory. Also sent to the Mem0 Platform when that is the backend."""
+
+    class Rating(models.TextChoices):
+        POSITIVE = "POSITIVE", "👍 Right"
+        NEGATIVE = "NEGATIVE", "👎 Wrong"
+        VERY_NEGATIVE = "VERY_NEGATIVE", "🚫 Never use"
+
+    memory_id = models.CharField(max_length=64, unique=True)
+    namespace = models.CharField(max_length=64, db_index=True)
+    child = models.ForeignKey("devices.ChildProfile", on_delete=models.CASCADE, related_name="feedback")
+    rating = models.CharField(max_length=16, choices=Rating.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class MemoryChange(models.Model):
+    """Who changed a memory through the portal (Mem0's history has the text, not the person)."""
+
+    memory_id = models.CharField(max_length=64, db_index=True)
+    namespace = models.CharField(max_length=64, db_index=True)
+    event = models.CharField(max_length=10)  # ADD / UPDATE / DELETE / CATEGORY
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_role = models.CharField(max_length=20)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class MemoryUsage(models.Model):
+    """How often and when a toy was served a memory (memory-context)."""
+
+    memory_id = models.CharField(max_length=64)
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="memory_usage")
+    count = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["memory_id", "device"], name="one_usage_row")]
+
+
+class Conversation(models.Model):
+    """A finished toy session waiting for extraction. Messages are dropped once processed."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        DROPPED = "dropped", "Dropped"
+        FAILED = "failed", "Failed — retrying"
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="conversations")
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    messages = models.JSONField(default=list)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    drop_reason = models.CharField(max_length=40, blank=True)
+    memories_added = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="one_conversation_per_key")
+        ]
+
+
+class Job(models.Model):
+    """A long parent action (export, large delete) with progress the parent can come back to."""
+
+    class Kind(models.TextChoices):
+        EXPORT_JSON = "export_json", "JSON export"
+        EXPORT_CSV = "export_csv", "CSV export"
+        DELETE_MEMORIES = "delete_memories", "Delete memories"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed — retrying"
+        EXPIRED = "expired", "Expired"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    household = models.ForeignKey("devices.Household", on_delete=models.CASCADE, related_name="jobs")
+    child = models.ForeignKey("devices.ChildProfile", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    params = models.JSONField(default=dict, blank=True)  # memory ids, never memory text
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=300, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.state == self.State.DONE else int(100 * self.done / self.total) if self.total else 0
+
+
+class DeletionRequest(models.Model):
+    class Scope(models.TextChoices):
+        CHILD = "child", "One child's data"
+        HOUSEHOLD = "household", "The whole household account"
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        VERIFIED = "verified", "Verified"
+        SCHEDULED = "scheduled", "Scheduled"
+        EXECUTING = "executing", "Executing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+
+    household = models.ForeignKey("devices.Household", null=True, on_delete=models.SET_NULL,
+                                  related_name="deletion_requests")
+    household_name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    child = models.ForeignKey("devices.ChildProfile", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    child_name = models.CharField(max_length=60, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    identity_check = models.CharField(max_length=300, blank=True)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED, db_index=True)
+    # Namespaces to purge, captured when scheduled so a re-run after a crash finds them all.
+    namespaces = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    receipt = models.JSONField(default=dict, blank=True)  # counts and ids, never memory text
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    @property
+    def is_overdue(self) -> bool:
+        open_states = (self.State.COMPLETED,)
+        return self.state not in open_states and self.due_at < timezone.now()
