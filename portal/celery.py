@@ -1,9 +1,23 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+import portal.broker  # noqa: F401  (registers the pgsqla+ broker transport)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_process_init.connect
+@signals.worker_ready.connect
+def _warm_up(**kwargs):
+    """Load the embedding model and Mem0's tables before the first task needs them."""
+    from memories import gateway
+
+    try:
+        gateway.get().ping()
+    except Exception:  # Mem0 down at start: tasks retry until it is back
+        pass

@@ -2,6 +2,7 @@
 embedded mode (PostgreSQL + pgvector in var/, local Mem0, no network)."""
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -17,6 +18,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var")).resolve()
+os.environ.setdefault("MEM0_DIR", str(VAR_DIR / "mem0"))
+# Under pytest the defaults keep test data apart from the demo's (own history DB, broker).
+TESTING = "pytest" in sys.modules
 
 
 def env(name: str, default: str = "") -> str:
@@ -190,12 +194,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", 
 if env("CELERY_BROKER_URL"):
     CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 elif EMBEDDED:
-    CELERY_BROKER_URL = "sqla+" + embedded.database_url(env("PORTAL_BROKER_DB_NAME", "celery_broker")).replace(
+    CELERY_BROKER_URL = "pgsqla+" + embedded.database_url(env("PORTAL_BROKER_DB_NAME", "celery_broker_test" if TESTING else "celery_broker")).replace(
         "postgresql://", "postgresql+psycopg://", 1
     )
 else:
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set when DATABASE_URL is set")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.25}
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -211,7 +216,9 @@ CELERY_BEAT_SCHEDULE = {
 MEM0_API_KEY = env("MEM0_API_KEY")
 MEM0_HOST = env("MEM0_HOST")
 MEM0_COLLECTION = env("MEM0_COLLECTION", "memories")
-MEM0_HISTORY_DB = env("MEM0_HISTORY_DB", str(VAR_DIR / "mem0_history.db"))
+MEM0_HISTORY_DB = env("MEM0_HISTORY_DB", str(VAR_DIR / ("test_mem0_history.db" if TESTING else "mem0_history.db")))
+# Mem0's pgvector table lives in the portal's database unless this points elsewhere.
+MEM0_DATABASE_URL = env("MEM0_DATABASE_URL")
 MEM0_EMBEDDING_DIMS = 384
 LLM_BASE_URL = env("LLM_BASE_URL")
 LLM_API_KEY = env("LLM_API_KEY")

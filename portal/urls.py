@@ -4,4 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("devices.urls")),
+    path("", include("memories.urls")),
+    path("support/", include("memories.support_urls")),
 ]

@@ -1,0 +1,81 @@
+from django.contrib import admin
+
+from devices import services
+from devices.models import (
+    Agent,
+    AgentPromptVersion,
+    ChildProfile,
+    Device,
+    DeviceToken,
+    Household,
+    Membership,
+)
+from memories import outbox
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Household)
+class HouseholdAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ChildProfile)
+class ChildProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "household", "birth_date", "memory_paused", "updated_at"]
+    list_filter = ["memory_paused"]
+    search_fields = ["name", "household__name"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        outbox.profile_push_enqueue(obj)  # the admin is one more way to change what toys know
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ["mac", "name", "household", "child", "agent", "last_seen_at", "memory_reset_pending"]
+    search_fields = ["mac", "name", "household__name"]
+    readonly_fields = ["memory_reset_pending"]
+
+    def save_model(self, request, obj, form, change):
+        obj.clean()
+        moved = change and "child" in form.changed_data and form.initial.get("child") is not None
+        if moved:
+            obj.memory_reset_pending = True
+        super().save_model(request, obj, form, change)
+        if moved:
+            outbox.device_reset_enqueue(obj)
+        elif obj.child_id:
+            outbox.profile_push_enqueue(obj.child)
+
+
+class PromptVersionInline(admin.TabularInline):
+    model = AgentPromptVersion
+    extra = 0
+    readonly_fields = ["number", "memory_prompt", "note", "created_by", "created_at"]
+    can_delete = False
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["name", "memory_enabled", "updated_by", "updated_at"]
+    inlines = [PromptVersionInline]
+    exclude = ["updated_by"]
+
+    def save_model(self, request, obj, form, change):
+        current = Agent.objects.get(pk=obj.pk) if change else None
+        agent = services.agent_save(actor=request.user, agent=current, note="Saved in Django admin",
+                                    **form.cleaned_data)
+        obj.pk = agent.pk
+
+
+@admin.register(DeviceToken)
+class DeviceTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "device", "is_fleet", "prefix", "created_at", "revoked_at", "last_used_at"]
+    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]

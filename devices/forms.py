@@ -1,0 +1,52 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from devices.models import ChildProfile, Device, normalize_mac
+
+
+class ChildProfileForm(forms.ModelForm):
+    interests = forms.CharField(required=False, help_text="Separate with commas: dinosaurs, football, space",
+                                max_length=600)
+    gender = forms.CharField(required=False, max_length=40,
+                             help_text="Free text, e.g. girl, boy, non-binary, prefer not to say.")
+
+    class Meta:
+        model = ChildProfile
+        fields = ["name", "birth_date", "gender", "interests", "toy_note", "memory_paused"]
+        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
+        labels = {"memory_paused": "Pause memory (the toy neither learns nor recalls)"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["interests"] = ", ".join(self.instance.interests)
+
+    def clean_interests(self):
+        return [i.strip() for i in self.cleaned_data["interests"].split(",") if i.strip()]
+
+
+class DeviceForm(forms.Form):
+    mac = forms.CharField(label="MAC address", max_length=40, help_text="Printed under the toy, e.g. AA-BB-CC-DD-EE-FF")
+    name = forms.CharField(max_length=80, required=False)
+    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False)
+
+    def __init__(self, *args, household, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["child"].queryset = household.children.all()
+
+    def clean_mac(self):
+        mac = normalize_mac(self.cleaned_data["mac"])
+        if Device.objects.filter(mac=mac).exists():
+            raise ValidationError("This device is already registered.")
+        return mac
+
+
+class DeviceAssignForm(forms.Form):
+    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
+                                   empty_label="Nobody (unlink)")
+    erase_confirmed = forms.BooleanField(required=False,
+                                         label="I understand that what this toy learned is erased")
+
+    def __init__(self, *args, household, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["child"].queryset = household.children.all()

@@ -1,0 +1,73 @@
+"""Idempotent demo data for `make run`: one family, staff users, an agent, a child with a
+device and a few things the toy remembers."""
+
+import os
+from datetime import date
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from devices import services
+from devices.models import Agent, ChildProfile, Device, Household
+from memories import gateway
+from portal.access import ADMIN_GROUP, SUPPORT_GROUP
+
+DEMO_MEMORIES = [
+    "Rahul likes dinosaurs, especially the T-rex",
+    "Rahul's best friend at school is Arjun",
+    "Rahul goes to football practice on Saturdays",
+    "Rahul is learning to count to 100",
+    "Rahul felt sad when his goldfish Bubbles died",
+    "Rahul calls his grandmother Nani",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo family, staff users and memories (safe to run again)."
+
+    def handle(self, *args, **options):
+        password = os.environ.get("DEMO_PASSWORD", "toy-memories-2026")
+        with transaction.atomic():
+            users = {}
+            for email, first in (("parent@demo.test", "Priya"), ("parent2@demo.test", "Vikram"),
+                                 ("support@demo.test", "Sam"), ("admin@demo.test", "Alex")):
+                user, created = User.objects.get_or_create(username=email, defaults={"email": email,
+                                                                                      "first_name": first})
+                if created:
+                    user.set_password(password)
+                    user.save()
+                users[email] = user
+            Group.objects.get_or_create(name=SUPPORT_GROUP)[0].user_set.add(users["support@demo.test"])
+            Group.objects.get_or_create(name=ADMIN_GROUP)[0].user_set.add(users["admin@demo.test"])
+            admin = users["admin@demo.test"]
+            if not admin.is_staff:
+                admin.is_staff = admin.is_superuser = True
+                admin.save()
+
+            agent = Agent.objects.filter(name="Buddy").first() or services.agent_save(
+                actor=admin, name="Buddy", note="Initial prompt",
+                system_prompt="You are Buddy, a kind robot friend for a child.\n{{child_profile}}",
+                memory_prompt=("Keep the child's interests, friends' first names, routines and feelings. "
+                               "Never keep addresses, phone numbers, school names or health details."),
+            )
+            household = Household.objects.filter(name="The Sharma family").first()
+            if household is None:
+                household = services.household_create(name="The Sharma family", owner=users["parent@demo.test"])
+                household.memberships.create(user=users["parent2@demo.test"])
+            child = ChildProfile.objects.filter(household=household, name="Rahul").first() or services.child_create(
+                actor=users["parent@demo.test"], household=household, name="Rahul", birth_date=date(2017, 5, 10),
+                gender="boy", interests=["dinosaurs", "football", "space"], toy_note="calls grandma Nani",
+            )
+            if not ChildProfile.objects.filter(household=household, name="Meera").exists():
+                services.child_create(actor=users["parent@demo.test"], household=household, name="Meera",
+                                      birth_date=date(2021, 2, 14), interests=["drawing", "songs"])
+            device = Device.objects.filter(mac="aa:bb:cc:00:00:01").first() or services.device_register(
+                actor=users["parent@demo.test"], household=household, mac="AA-BB-CC-00-00-01",
+                name="Rahul's robot", child=child, agent=agent,
+            )
+        gw = gateway.get()
+        if gw.count([device.namespace], exclude_kinds=[gateway.PROFILE_KIND]) == 0:
+            for text in DEMO_MEMORIES:
+                gw.add(device.namespace, text, {"source": "demo"})
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))

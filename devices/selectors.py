@@ -1,0 +1,58 @@
+"""Reads scoped to the acting user. Views and API routes never query user-owned data
+directly: an object outside the user's households is simply not found (404)."""
+
+import calendar
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from devices.models import ChildProfile, Device, Household
+
+
+def households_for(user) -> QuerySet[Household]:
+    if not user.is_authenticated:
+        return Household.objects.none()
+    return Household.objects.filter(memberships__user=user)
+
+
+def children_for(user) -> QuerySet[ChildProfile]:
+    return ChildProfile.objects.filter(household__in=households_for(user)).select_related("household")
+
+
+def child_for(user, pk) -> ChildProfile:
+    child = (
+        children_for(user)
+        .prefetch_related(Prefetch("devices", queryset=Device.objects.select_related("agent")))
+        .filter(pk=pk)
+        .first()
+    )
+    if child is None:
+        raise Http404("No such child in your household.")
+    return child
+
+
+def devices_for(user) -> QuerySet[Device]:
+    return Device.objects.filter(household__in=households_for(user)).select_related("child", "agent")
+
+
+def device_for(user, pk) -> Device:
+    device = devices_for(user).filter(pk=pk).first()
+    if device is None:
+        raise Http404("No such device in your household.")
+    return device
+
+
+def child_namespaces(child: ChildProfile) -> list[str]:
+    """The Mem0 namespaces whose memories are this child's: their devices, minus any
+    device whose previous child's memories have not been erased yet."""
+    return [d.namespace for d in child.devices.all() if not d.memory_reset_pending]
+
+
+def children_with_birthday_today() -> QuerySet[ChildProfile]:
+    today = timezone.localdate()
+    days = [today.day]
+    if today.month == 3 and today.day == 1 and not calendar.isleap(today.year):
+        born_feb29 = ChildProfile.objects.filter(birth_date__month=2, birth_date__day=29)
+        return ChildProfile.objects.filter(birth_date__month=3, birth_date__day=1) | born_feb29
+    return ChildProfile.objects.filter(birth_date__month=today.month, birth_date__day__in=days)

@@ -1,0 +1,104 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from devices import selectors, services
+from devices.forms import ChildProfileForm, DeviceAssignForm, DeviceForm
+from memories import outbox
+from portal.access import Role, parent_required, role_of
+from portal.errors import ApplicationError
+from portal.forms import apply_error
+
+
+@require_GET
+@login_required
+def home(request):
+    role = role_of(request.user)
+    if role == Role.SUPPORT:
+        return redirect("support:queue")
+    if role == Role.ADMIN:
+        return redirect("support:queue")
+    children = selectors.children_for(request.user).prefetch_related("devices")
+    households = selectors.households_for(request.user)
+    return render(request, "devices/home.html", {"children": children, "households": households})
+
+
+def _household(request):
+    household = selectors.households_for(request.user).first()
+    if household is None:
+        raise Http404("You are not a member of a household.")
+    return household
+
+
+@require_GET
+@parent_required
+def child_detail(request, child_id):
+    child = selectors.child_for(request.user, child_id)
+    return render(request, "devices/child_detail.html", {
+        "child": child,
+        "sync": outbox.sync_state(child),
+        "devices": child.devices.all(),
+    })
+
+
+@require_GET
+@parent_required
+def child_sync(request, child_id):
+    child = selectors.child_for(request.user, child_id)
+    return render(request, "devices/child_detail.html#sync", {"child": child, "sync": outbox.sync_state(child)})
+
+
+@require_http_methods(["GET", "POST"])
+@parent_required
+def child_edit(request, child_id=None):
+    child = selectors.child_for(request.user, child_id) if child_id else None
+    form = ChildProfileForm(request.POST or None, instance=child)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in services.CHILD_FIELDS}
+        try:
+            if child is None:
+                child = services.child_create(actor=request.user, household=_household(request), **fields)
+            else:
+                child = services.child_update(actor=request.user, child=child, **fields)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, f"Saved. {child.name}'s toy will know within seconds.")
+            return redirect("child_detail", child_id=child.pk)
+    return render(request, "devices/child_form.html", {"form": form, "child": child})
+
+
+@require_http_methods(["GET", "POST"])
+@parent_required
+def device_add(request):
+    household = _household(request)
+    form = DeviceForm(request.POST or None, household=household)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = services.device_register(actor=request.user, household=household, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, f"{device} is registered.")
+            return redirect("home")
+    return render(request, "devices/device_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@parent_required
+def device_assign(request, device_id):
+    device = selectors.device_for(request.user, device_id)
+    form = DeviceAssignForm(request.POST or None, household=device.household,
+                            initial={"child": device.child_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.device_assign(actor=request.user, device=device, child=form.cleaned_data["child"],
+                                   erase_confirmed=form.cleaned_data["erase_confirmed"])
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, f"{device} is updated.")
+            return redirect("home")
+    return render(request, "devices/device_assign.html", {"form": form, "device": device})

@@ -1,0 +1,51 @@
+"""Celery tasks: they take ids, claim their row, call a service, and end quietly when the
+row is gone or already done. Only Mem0 being unreachable is retried (with backoff)."""
+
+from celery import shared_task
+
+from memories import outbox, sync
+from memories.gateway import Mem0Unavailable
+from memories.models import Outbox
+
+RETRY = {"autoretry_for": (Mem0Unavailable,), "retry_backoff": 2, "retry_backoff_max": 600,
+         "retry_jitter": True, "max_retries": None}
+
+
+@shared_task(**RETRY)
+def outbox_process(outbox_id: int) -> None:
+    row = outbox.claim(outbox_id)
+    if row is None:
+        return
+    try:
+        if row.topic == Outbox.Topic.PROFILE_PUSH and row.child is not None:
+            sync.child_push(row.child)
+        elif row.topic == Outbox.Topic.DEVICE_RESET and row.device is not None:
+            sync.device_reset(row.device)
+    except Exception as exc:
+        outbox.mark_failed(row, exc)
+        raise
+    outbox.mark_done(row)
+
+
+@shared_task
+def outbox_sweep() -> int:
+    """Re-enqueue what a dead worker or a lost message left behind."""
+    ids = outbox.stale_ids()
+    for pk in ids:
+        outbox_process.delay(pk)
+    return len(ids)
+
+
+@shared_task
+def profiles_push_age_changes() -> int:
+    """Daily: a birthday changes the age (and maybe the age group) the toys know."""
+    from django.db import transaction
+
+    from devices.selectors import children_with_birthday_today
+
+    count = 0
+    for child in children_with_birthday_today():
+        with transaction.atomic():
+            outbox.profile_push_enqueue(child)
+        count += 1
+    return count

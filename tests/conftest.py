@@ -1,0 +1,185 @@
+"""Shared fixtures: fixed personas built through the services, the real Mem0 gateway on
+the test database, and a real Celery worker process for asynchronous behaviour."""
+
+import itertools
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+
+from devices import services
+from memories import gateway as gateway_module
+from portal.access import ADMIN_GROUP, SUPPORT_GROUP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-9"
+_macs = itertools.count(1)
+
+
+def unique_mac() -> str:
+    """A MAC no other test uses: Mem0's tables are shared by the whole session."""
+    n = (os.getpid() << 20) + next(_macs)
+    raw = f"{n:012x}"[-12:]
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mem0_on_test_database(django_db_setup, django_db_blocker):
+    """Mem0's tables live in the test database; start each session from empty ones and
+    close Mem0's pool before the test database is dropped."""
+    with django_db_blocker.unblock():
+        gw = gateway_module.LocalGateway()
+        gateway_module.reset_for_tests(gw)
+        Path(settings.MEM0_HISTORY_DB).unlink(missing_ok=True)
+        with gw._cursor(commit=True) as cur:
+            cur.execute(f'TRUNCATE "{gw.collection}", "{gw.entities}"')
+    yield gw
+    gw.close()
+    gateway_module.reset_for_tests(None)
+
+
+@pytest.fixture
+def gw(_mem0_on_test_database):
+    return _mem0_on_test_database
+
+
+def make_user(email: str, *, group: str | None = None, superuser: bool = False) -> User:
+    user = User.objects.create_user(username=email, email=email, password=PASSWORD)
+    if group:
+        Group.objects.get_or_create(name=group)[0].user_set.add(user)
+    if superuser:
+        user.is_staff = user.is_superuser = True
+        user.save()
+    return user
+
+
+class Family:
+    """Household A (two parents, a child with a toy), household B (one parent, a child
+    with a toy), a support agent and an admin."""
+
+    def __init__(self):
+        self.parent_a = make_user("parent.a@example.test")
+        self.parent_a2 = make_user("parent.a2@example.test")
+        self.parent_b = make_user("parent.b@example.test")
+        self.support = make_user("support@example.test", group=SUPPORT_GROUP)
+        self.admin = make_user("admin@example.test", group=ADMIN_GROUP, superuser=True)
+        self.agent = services.agent_save(actor=self.admin, name=f"Buddy {secrets.token_hex(3)}",
+                                         system_prompt="You are Buddy.\n{{child_profile}}",
+                                         memory_prompt="Keep interests and friends' first names.")
+        self.household_a = services.household_create(name="Family A", owner=self.parent_a)
+        self.household_a.memberships.create(user=self.parent_a2)
+        self.household_b = services.household_create(name="Family B", owner=self.parent_b)
+        self.child_a = services.child_create(actor=self.parent_a, household=self.household_a, name="Rahul",
+                                             birth_date=date(2017, 5, 10), gender="male",
+                                             interests=["games", "sports", "science"])
+        self.child_b = services.child_create(actor=self.parent_b, household=self.household_b, name="Mia",
+                                             birth_date=date(2019, 1, 2))
+        self.device_a = services.device_register(actor=self.parent_a, household=self.household_a,
+                                                 mac=unique_mac(), name="Robot A", child=self.child_a,
+                                                 agent=self.agent)
+        self.device_b = services.device_register(actor=self.parent_b, household=self.household_b,
+                                                 mac=unique_mac(), name="Robot B", child=self.child_b,
+                                                 agent=self.agent)
+
+
+@pytest.fixture
+def family(db):
+    return Family()
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+# -- a real Celery worker --------------------------------------------------------------
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    return f"postgresql://{s['USER']}@/{s['NAME']}?host={s['HOST']}"
+
+
+class Worker:
+    def __init__(self, queue: str, extra_env: dict | None = None):
+        env = {**os.environ, "DATABASE_URL": _test_database_url(), "SECRET_KEY": "test-worker",
+               "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_QUEUE": queue,
+               "MEM0_HISTORY_DB": settings.MEM0_HISTORY_DB, "DEBUG": "true", **(extra_env or {})}
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
+             "-Q", queue, "--without-heartbeat", "--without-mingle", "--without-gossip"],
+            cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(120):
+            self.stop()
+            raise RuntimeError("Celery worker did not start:\n" + "\n".join(self.lines[-30:]))
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if " ready." in line:
+                self._ready.set()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def worker_queue():
+    from portal.celery import app
+
+    queue = f"test-{os.getpid()}-{secrets.token_hex(3)}"
+    app.conf.task_default_queue = queue
+    return queue
+
+
+@pytest.fixture
+def start_worker(worker_queue, transactional_db):
+    """Start real worker processes on this session's queue (stopped after the test)."""
+    started = []
+
+    def _start(**extra_env):
+        worker = Worker(worker_queue, extra_env)
+        started.append(worker)
+        return worker
+
+    yield _start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
+    """Poll until ``predicate()`` is truthy; return its value or fail with a message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
