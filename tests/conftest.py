@@ -154,24 +154,38 @@ def worker_queue():
     return queue
 
 
+@pytest.fixture(scope="session")
+def _session_worker(worker_queue, django_db_setup, django_db_blocker):
+    worker = Worker(worker_queue)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(_session_worker, transactional_db):
+    """The session's real worker (one process, started once); data must be committed."""
+    assert _session_worker.process.poll() is None, "\n".join(_session_worker.lines[-30:])
+    return _session_worker
+
+
 @pytest.fixture
 def start_worker(worker_queue, transactional_db):
-    """Start real worker processes on this session's queue (stopped after the test)."""
+    """Workers of this test only, on a private queue (e.g. one whose Mem0 is down)."""
+    from portal.celery import app
+
+    queue = f"private-{secrets.token_hex(4)}"
+    app.conf.task_default_queue = queue
     started = []
 
     def _start(**extra_env):
-        worker = Worker(worker_queue, extra_env)
+        worker = Worker(queue, extra_env)
         started.append(worker)
         return worker
 
     yield _start
     for worker in started:
         worker.stop()
-
-
-@pytest.fixture
-def worker(start_worker):
-    return start_worker()
+    app.conf.task_default_queue = worker_queue
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2):

@@ -20,7 +20,8 @@ reference), keeping memories in memory:
 Every request needs ``Authorization: Token <api_key>`` (401 otherwise). ``unavailable``
 makes every answer a 503. There is no LLM: ``infer=True`` keeps each user message as one
 memory and records the call's ``custom_instructions`` on its event. Times advance one
-second per write and are given to the second with an offset, as the Platform lists them.
+second per write and are given to the second with an offset, as the Platform lists them;
+a listing is newest first, and within one second not in the order of writing.
 """
 
 from __future__ import annotations
@@ -198,9 +199,10 @@ class FakeMem0Platform:
             "created_at": at, "updated_at": at,
         })
 
-    def seed(self, user_id: str, text: str, metadata: dict | None = None) -> dict:
-        """Store a memory as another writer would have (a toy server, the Platform itself)."""
-        at = self._tick()
+    def seed(self, user_id: str, text: str, metadata: dict | None = None, *, at: str | None = None) -> dict:
+        """Store a memory as another writer would have (a toy server, an import with its
+        own ``at``)."""
+        at = at or self._tick()
         memory = {"id": str(uuid.uuid4()), "memory": text, "user_id": user_id, "agent_id": None, "app_id": None,
                   "run_id": None, "metadata": dict(metadata or {}), "categories": [], "immutable": False,
                   "expiration_date": None, "created_at": at, "updated_at": at}
@@ -264,7 +266,8 @@ class FakeMem0Platform:
         if not _names_entity(filters):
             raise HttpError(400, {"detail": "filters must name at least one entity id"})
         chosen = [m for m in self.memories.values() if self._matches(m, filters)]
-        return sorted(chosen, key=lambda m: m["created_at"], reverse=True)
+        chosen.sort(key=lambda m: m["memory"])  # within one second: not the order of writing
+        return sorted(chosen, key=lambda m: datetime.fromisoformat(m["created_at"]), reverse=True)
 
     def _list(self, query: dict, body: dict) -> dict:
         page, size = int(query.get("page", 1)), int(query.get("page_size", 100))

@@ -60,6 +60,15 @@ def test_add_waits_for_the_queued_event(pgw, platform):
     assert len(platform.seen("GET", f"/v1/event/{event_id}/")) == 3
 
 
+def test_add_still_queued_after_event_wait_returns_what_was_sent(pgw, platform):
+    platform.pending_polls = 1000
+    pgw.event_wait = 0.2
+
+    added = pgw.add(NS, "likes boats", {"kind": PARENT_KIND})
+
+    assert (added.id, added.namespace, added.text, added.metadata) == ("", NS, "likes boats", {"kind": PARENT_KIND})
+
+
 def test_list_is_complete_across_pages_and_newest_first(pgw, platform):
     ids = [pgw.add(NS, f"memory number {i}").id for i in range(250)]
 
@@ -75,6 +84,16 @@ def test_list_is_complete_across_pages_and_newest_first(pgw, platform):
     assert (tail.total, [r.id for r in tail.items]) == (250, ids[9::-1])
     assert [r.id for r in pgw.iter_all([NS])] == ids[::-1]
     assert pgw.count([NS]) == 250
+
+
+def test_list_breaks_ties_within_a_second_by_id_like_the_local_backend(pgw, platform):
+    first = platform.seed(NS, "d")
+    ids = [first["id"]] + [platform.seed(NS, text, at=first["created_at"])["id"] for text in ("b", "a", "c")]
+    newer = platform.seed(NS, "newer")["id"]
+
+    listed = [r.id for r in pgw.list([NS]).items]
+
+    assert listed == [newer, *sorted(ids, reverse=True)]
 
 
 def test_list_of_several_namespaces(pgw, platform):
