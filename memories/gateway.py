@@ -520,7 +520,7 @@ class LocalGateway:
 
     def _purge_history(self, memory_ids: Iterable[str], *, namespace: str | None = None) -> None:
         ids = sorted({str(i) for i in memory_ids})
-        self.memory  # the history DB exists once Mem0 is built
+        _ = self.memory  # the history DB exists once Mem0 is built
         with sqlite3.connect(self.history_db, timeout=30) as db:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -547,7 +547,7 @@ class LocalGateway:
                 return counts
 
         counts = self._run(run)
-        self.memory
+        _ = self.memory
         ids = sorted({str(i) for i in memory_ids})
         with sqlite3.connect(self.history_db, timeout=30) as db:
             counts["messages"] = db.execute(
