@@ -4,9 +4,6 @@ the test database, and a real Celery worker process for asynchronous behaviour."
 import itertools
 import os
 import secrets
-import subprocess
-import sys
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -18,8 +15,8 @@ from django.contrib.auth.models import Group, User
 from devices import services
 from memories import gateway as gateway_module
 from portal.access import ADMIN_GROUP, SUPPORT_GROUP
+from portal.processes import CeleryWorker
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-9"
 _macs = itertools.count(1)
 
@@ -106,45 +103,6 @@ def login(client):
 
 # -- a real Celery worker --------------------------------------------------------------
 
-def _test_database_url() -> str:
-    from django.db import connection
-
-    s = connection.settings_dict
-    return f"postgresql://{s['USER']}@/{s['NAME']}?host={s['HOST']}"
-
-
-class Worker:
-    def __init__(self, queue: str, extra_env: dict | None = None):
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), "SECRET_KEY": "test-worker",
-               "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_QUEUE": queue,
-               "MEM0_HISTORY_DB": settings.MEM0_HISTORY_DB, "DEBUG": "true", **(extra_env or {})}
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
-             "-Q", queue, "--without-heartbeat", "--without-mingle", "--without-gossip"],
-            cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(120):
-            self.stop()
-            raise RuntimeError("Celery worker did not start:\n" + "\n".join(self.lines[-30:]))
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-            if " ready." in line:
-                self._ready.set()
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
 @pytest.fixture(scope="session")
 def worker_queue():
     from portal.celery import app
@@ -156,7 +114,7 @@ def worker_queue():
 
 @pytest.fixture(scope="session")
 def _session_worker(worker_queue, django_db_setup, django_db_blocker):
-    worker = Worker(worker_queue)
+    worker = CeleryWorker(worker_queue)
     yield worker
     worker.stop()
 
@@ -164,7 +122,7 @@ def _session_worker(worker_queue, django_db_setup, django_db_blocker):
 @pytest.fixture
 def worker(_session_worker, transactional_db):
     """The session's real worker (one process, started once); data must be committed."""
-    assert _session_worker.process.poll() is None, "\n".join(_session_worker.lines[-30:])
+    assert _session_worker.alive, "\n".join(_session_worker.lines[-30:])
     return _session_worker
 
 
@@ -178,7 +136,7 @@ def start_worker(worker_queue, transactional_db):
     started = []
 
     def _start(**extra_env):
-        worker = Worker(queue, extra_env)
+        worker = CeleryWorker(queue, extra_env)
         started.append(worker)
         return worker
 
