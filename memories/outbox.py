@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from memories.models import Outbox
@@ -56,9 +56,10 @@ def stale_ids() -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
     stuck = Q(state=State.RUNNING, updated_at__lt=cutoff - timedelta(minutes=10))
     waiting = Q(state__in=[State.PENDING, State.FAILED], updated_at__lt=cutoff)
-    rows = Outbox.objects.filter(stuck | waiting)
-    rows.filter(state=State.RUNNING).update(state=State.FAILED, updated_at=timezone.now())
-    return list(rows.values_list("pk", flat=True)[:500])
+    ids = list(Outbox.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
+    # A row stuck in "running" lost its worker: make it claimable again.
+    Outbox.objects.filter(pk__in=ids, state=State.RUNNING).update(state=State.FAILED, updated_at=timezone.now())
+    return ids
 
 
 def sync_state(child) -> dict:
@@ -68,5 +69,5 @@ def sync_state(child) -> dict:
     if open_row is not None:
         return {"state": open_row.state, "label": open_row.get_state_display(), "attempts": open_row.attempts,
                 "since": open_row.created_at}
-    done = Outbox.objects.filter(child=child, state=State.DONE).order_by("-done_at").first()
+    done = Outbox.objects.filter(child=child, state=State.DONE).order_by(F("done_at").desc(nulls_last=True)).first()
     return {"state": State.DONE, "label": "Synced", "at": done.done_at if done else None}
