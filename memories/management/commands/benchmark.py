@@ -6,6 +6,7 @@ Two scenarios: the child's memories alone in the store, then the same child next
 200,000 memories across 2,000 other namespaces (synthetic vectors)."""
 
 import json
+import os
 import random
 import statistics
 import time
@@ -271,13 +272,73 @@ class Command(BaseCommand):
         self.record("child only", "profile push p50 (save → in Mem0)", statistics.median(latencies), "ms")
         self.record("child only", "profile push max", max(latencies), "ms", n=len(latencies))
 
-    def measure_memory_context(self, scenario):
+    def measure_memory_context(self, scenario, clients: int = 32, per_client: int = 20):
+        """memory-context over HTTP on gunicorn with 32 concurrent clients, next to bare
+        Mem0 search on the same data with the same concurrency."""
+        import socket
+        import subprocess
+        import sys
+        import urllib.request
+        from concurrent.futures import ThreadPoolExecutor
+
+        from devices import tokens
+        from portal.processes import BASE_DIR, database_url
+
+        _, raw = tokens.token_create(actor=None, fleet=True, name=f"bench {scenario}")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {"DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY, "DEBUG": "false",
+               "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
+               "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "MEM0_HISTORY_DB": settings.MEM0_HISTORY_DB}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
+             "--threads", "8", "--log-level", "warning"],
+            cwd=BASE_DIR, env={**os.environ, **env},
+        )
+        base = f"http://127.0.0.1:{port}/api/v1/devices/{self.ns}/memory-context"
+
+        def call(i):
+            query = urllib.request.quote(QUERIES[i % len(QUERIES)])
+            req = urllib.request.Request(f"{base}?query={query}&limit=10", headers={"Authorization": f"Bearer {raw}"})
+            start = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                assert resp.status == 200
+                resp.read()
+            return time.perf_counter() - start
+
+        def load(fn):
+            with ThreadPoolExecutor(clients) as pool:
+                start = time.perf_counter()
+                latencies = list(pool.map(fn, range(clients * per_client)))
+                return latencies, clients * per_client / (time.perf_counter() - start)
+
         try:
-            from memories.api_bench import memory_context_load
-        except ImportError:
-            return
-        for row in memory_context_load(self, scenario):
-            self.results.append(row)
+            deadline = time.time() + 120
+            while True:
+                try:
+                    [call(i) for i in range(2 * 8)]  # every worker thread warm
+                    break
+                except OSError:
+                    if time.time() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(1)
+            latencies, throughput = load(call)
+        finally:
+            server.terminate()
+            server.wait(30)
+
+        def bare(i):
+            start = time.perf_counter()
+            self.gw.memory.search(QUERIES[i % len(QUERIES)], filters={"user_id": self.ns}, top_k=10)
+            return time.perf_counter() - start
+
+        bare_latencies, bare_throughput = load(bare)
+        for name, values, rate in (("memory-context over HTTP", latencies, throughput),
+                                   ("bare Mem0 search, in process", bare_latencies, bare_throughput)):
+            self.record(scenario, f"{name} p50 ({clients} clients)", percentile(values, 50), "ms")
+            self.record(scenario, f"{name} p95 ({clients} clients)", percentile(values, 95), "ms")
+            self.record(scenario, f"{name} throughput", rate, "req/s")
 
     # -- output ----------------------------------------------------------------------
     def record(self, scenario, name, value, unit, **extra):
