@@ -49,3 +49,34 @@ def profiles_push_age_changes() -> int:
             outbox.profile_push_enqueue(child)
         count += 1
     return count
+
+
+@shared_task(**RETRY)
+def job_run(job_id: int) -> None:
+    """A parent's long action (export, large delete) with progress on its Job row."""
+    from memories import services
+
+    services.job_run(job_id)
+
+
+@shared_task(**RETRY)
+def feedback_mirror(memory_id: str) -> None:
+    """A rating saved while Mem0 was down reaches its metadata (🚫 keeps it from toys)."""
+    from memories import services
+
+    services.feedback_mirror(memory_id=memory_id)
+
+
+@shared_task
+def exports_expire() -> int:
+    from memories import services
+
+    return services.exports_expire()
+
+
+@shared_task(**RETRY)
+def deletion_execute(request_id: int) -> None:
+    """A verified, scheduled deletion request: purge, remove our records, verify, receipt."""
+    from memories import deletion
+
+    deletion.request_run(request_id)

@@ -218,31 +218,33 @@ class Command(BaseCommand):
             self.record(scenario, f"recall@10: {name}", statistics.mean(values), "ratio")
 
     def measure_export(self, scenario):
+        """The streamed JSON export: time and peak Python memory (flat, not per memory)."""
         import tracemalloc
 
-        try:
-            from memories import exports
-        except ImportError:
-            return
+        from memories import exports
+
         tracemalloc.start()
         start = time.perf_counter()
-        count = exports.benchmark_export_json(self.child)
+        size = sum(len(chunk) for chunk in exports.json_chunks(self.child))
         elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        self.record(scenario, "JSON export", elapsed, "s", memories=count, peak_mb=round(peak / 2**20, 1))
+        self.record(scenario, "JSON export (streamed)", elapsed, "s", mb=round(size / 2**20, 1),
+                    peak_mb=round(peak / 2**20, 1))
 
     def measure_delete_all(self, scenario):
-        try:
-            from memories import services
-        except ImportError:
-            return
+        """Delete-all as the parent starts it (a job), run to the end, then count leftovers."""
+        from memories import services
+
+        with transaction.atomic():
+            job = services.memories_delete_all(actor=self.parent, child=self.child, confirmation=self.child.name)
         start = time.perf_counter()
-        services.memories_delete_all(actor=self.parent, child=self.child, confirm_name=self.child.name)
+        services.job_run(job.pk)
         elapsed = time.perf_counter() - start
-        left = self.gw.traces(self.ns)
-        self.record(scenario, "delete all", elapsed, "s", memories=self.opts["memories"],
-                    left_vectors=left["vectors"], left_messages=left["messages"])
+        left = self.gw.traces(self.ns, marker="Rahul")
+        learned = self.gw.count([self.ns], exclude_kinds=["child_profile"])
+        self.record(scenario, "delete all", elapsed, "s", memories=self.opts["memories"], left_learned=learned,
+                    left_marker_history=left["marker_history"], left_messages=left["messages"])
 
     def measure_push(self):
         """Profile save → the new text visible in Mem0, through a real worker."""

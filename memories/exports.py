@@ -1,0 +1,164 @@
+"""A child's data as a download: JSON (documented, versioned) or CSV (one row per memory).
+
+Both stream: memories come from ``gateway.iter_all`` in keyset batches and leave as text
+chunks, so memory use stays flat whatever the count.
+
+JSON schema ``memory-portal.child-export``, version 1::
+
+    {
+      "schema": "memory-portal.child-export", "version": 1,
+      "exported_at": "<ISO 8601>",
+      "child": {"id", "name", "birth_date", "gender", "interests", "toy_note", "memory_paused"},
+      "devices": [{"id", "name", "mac", "namespace", "agent"}],
+      "memories": [{
+        "id", "namespace", "device", "text",
+        "kind": "child_profile" | "learned" | "parent",
+        "category", "created_at", "updated_at",
+        "metadata": {... every key Mem0 keeps besides the text ...},
+        "rating": null | {"rating": "POSITIVE" | "NEGATIVE" | "VERY_NEGATIVE", "reason", "rated_at"},
+        "history": [{"event": "ADD" | "UPDATE" | "DELETE" | "RATE" | "CATEGORY",
+                     "at", "by", "old_text", "new_text"}]
+      }, ...],
+      "memory_count": <int, the number of items in "memories">
+    }
+
+A new field may appear within a version; a removed or changed one bumps the version.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from devices.selectors import child_namespaces
+from memories import gateway, selectors
+from memories.gateway import MemoryRecord
+from memories.models import MemoryChange, MemoryFeedback
+
+SCHEMA = "memory-portal.child-export"
+VERSION = 1
+BATCH = 500
+CSV_FIELDS = ["id", "device", "namespace", "kind", "category", "rating", "rating_reason", "created_at",
+              "updated_at", "text", "metadata"]
+Progress = Callable[[int], None] | None
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _batches(records: Iterable[MemoryRecord]) -> Iterator[list[MemoryRecord]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, BATCH)):
+        yield batch
+
+
+def _annotated(child, on_progress: Progress) -> Iterator[tuple[MemoryRecord, MemoryFeedback | None, list]]:
+    """Each memory with its rating and changes (two queries per batch)."""
+    done = 0
+    for batch in _batches(gateway.get().iter_all(child_namespaces(child), batch=BATCH)):
+        ids = [r.id for r in batch]
+        feedback = {f.memory_id: f for f in MemoryFeedback.objects.filter(memory_id__in=ids)}
+        changes: dict[str, list] = {}
+        for change in MemoryChange.objects.filter(memory_id__in=ids).select_related("actor"):
+            changes.setdefault(change.memory_id, []).append(change)
+        for record in batch:
+            yield record, feedback.get(record.id), changes.get(record.id, [])
+        done += len(batch)
+        if on_progress:
+            on_progress(done)
+
+
+def _devices(child) -> dict[str, object]:
+    return {d.namespace: d for d in child.devices.all()}
+
+
+def _memory_json(record: MemoryRecord, feedback, changes, devices) -> dict:
+    history = selectors.timeline(record, changes, gateway.get().history(record.id))
+    return {
+        "id": record.id, "namespace": record.namespace, "device": str(devices.get(record.namespace, "")),
+        "text": record.text, "kind": record.kind, "category": record.category,
+        "created_at": _iso(record.created_at), "updated_at": _iso(record.updated_at),
+        "metadata": record.metadata,
+        "rating": {"rating": feedback.rating, "reason": feedback.reason, "rated_at": _iso(feedback.updated_at)}
+        if feedback else None,
+        "history": [{"event": e.event, "at": _iso(e.at), "by": e.by, "old_text": e.old_text,
+                     "new_text": e.new_text} for e in history],
+    }
+
+
+def _head(child) -> dict:
+    return {
+        "schema": SCHEMA, "version": VERSION, "exported_at": timezone.now().isoformat(),
+        "child": {"id": child.pk, "name": child.name, "birth_date": _iso(child.birth_date), "gender": child.gender,
+                  "interests": child.interests, "toy_note": child.toy_note, "memory_paused": child.memory_paused},
+        "devices": [{"id": d.pk, "name": d.name, "mac": d.mac, "namespace": d.namespace,
+                     "agent": str(d.agent) if d.agent else None} for d in child.devices.all()],
+    }
+
+
+def json_chunks(child, on_progress: Progress = None) -> Iterator[str]:
+    head = json.dumps(_head(child), ensure_ascii=False)
+    yield head[:-1] + ', "memories": ['
+    devices, count = _devices(child), 0
+    for record, feedback, changes in _annotated(child, on_progress):
+        yield ("," if count else "") + "\n" + json.dumps(_memory_json(record, feedback, changes, devices),
+                                                         ensure_ascii=False, default=str)
+        count += 1
+    yield f'\n], "memory_count": {count}}}\n'
+
+
+def _cell(value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: memory text is untrusted."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_chunks(child, on_progress: Progress = None) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    devices = _devices(child)
+    for record, feedback, _changes in _annotated(child, on_progress):
+        writer.writerow({
+            "id": record.id, "device": _cell(str(devices.get(record.namespace, ""))), "namespace": record.namespace,
+            "kind": record.kind, "category": record.category or "", "rating": feedback.rating if feedback else "",
+            "rating_reason": _cell(feedback.reason) if feedback else "", "created_at": _iso(record.created_at),
+            "updated_at": _iso(record.updated_at), "text": _cell(record.text),
+            "metadata": json.dumps(record.metadata, ensure_ascii=False, default=str),
+        })
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+CHUNKS = {"json": json_chunks, "csv": csv_chunks}
+CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
+
+
+def filename(child, fmt: str) -> str:
+    slug = "".join(c for c in child.name if c.isalnum()) or "child"
+    return f"memories-{slug}-{timezone.localdate():%Y-%m-%d}.{fmt}"
+
+
+def write_file(child, fmt: str, on_progress: Progress = None) -> str:
+    """Write the export under EXPORT_DIR (atomically: a half-written file is never served)
+    and return its name there."""
+    directory = Path(settings.EXPORT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}.{fmt}"
+    partial = directory / f".{name}.part"
+    with open(partial, "w", encoding="utf-8", newline="") as out:
+        for chunk in CHUNKS[fmt](child, on_progress):
+            out.write(chunk)
+    os.replace(partial, directory / name)
+    return name

@@ -1,0 +1,112 @@
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from memories.gateway import KINDS, ListFilter
+from memories.models import MemoryFeedback
+from memories.services import MAX_REASON, MAX_TEXT
+
+SEARCH_MODES = [("semantic", "By meaning (semantic)"), ("text", "Exact words (text match)")]
+RATING_FILTERS = [("", "Any rating"), ("none", "Unrated"), *MemoryFeedback.Rating.choices]
+
+
+def _device_choices(child):
+    return [(str(d.pk), str(d)) for d in child.devices.all() if not d.memory_reset_pending]
+
+
+def _category_choices(categories):
+    return [(c.key, c.label) for c in categories]
+
+
+class MemoryFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=200,
+                        widget=forms.TextInput(attrs={"type": "search"}))
+    mode = forms.ChoiceField(label="Search type", choices=SEARCH_MODES, required=False)
+    category = forms.ChoiceField(required=False)
+    device = forms.ChoiceField(label="Toy", required=False)
+    kind = forms.ChoiceField(label="Source", required=False, choices=[("", "Any source"), *KINDS.items()])
+    rating = forms.ChoiceField(required=False, choices=RATING_FILTERS)
+    date_from = forms.DateField(label="Learned from", required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="Learned until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, child, categories):
+        super().__init__(data)
+        self.child = child
+        self.fields["category"].choices = [("", "Any category"), *_category_choices(categories),
+                                           ("profile", "Profile")]
+        self.fields["device"].choices = [("", "All toys"), *_device_choices(child)]
+
+    def value(self, name: str):
+        """A cleaned value; an invalid field counts as not filtering."""
+        self.is_valid()
+        return self.cleaned_data.get(name)
+
+    def list_filter(self) -> ListFilter:
+        start, end = self.value("date_from"), self.value("date_to")
+        return ListFilter(
+            kinds=(self.value("kind"),) if self.value("kind") else (),
+            categories=(self.value("category"),) if self.value("category") else (),
+            ratings=(self.value("rating"),) if self.value("rating") else (),
+            created_from=_day_start(start) if start else None,
+            created_to=_day_start(end + timedelta(days=1)) if end else None,
+            text=(self.value("q") or "").strip() if self.search_mode() == "text" else "",
+        )
+
+    def search_mode(self) -> str:
+        return self.value("mode") or "semantic"
+
+    def semantic_query(self) -> str:
+        return (self.value("q") or "").strip() if self.search_mode() == "semantic" else ""
+
+    def namespaces(self) -> list[str] | None:
+        device = self.value("device")
+        return [d.namespace for d in self.child.devices.all() if str(d.pk) == device] if device else None
+
+
+def _day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class MemoryTextForm(forms.Form):
+    text = forms.CharField(label="What the toy remembers", max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class MemoryAddForm(MemoryTextForm):
+    device = forms.ChoiceField(label="Toy")
+    category = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, child, categories, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.child = child
+        self.fields["device"].choices = _device_choices(child)
+        self.fields["category"].choices = [("", "Let the portal choose"), *_category_choices(categories)]
+
+    def device_obj(self):
+        return next(d for d in self.child.devices.all() if str(d.pk) == self.cleaned_data["device"])
+
+
+class RateForm(forms.Form):
+    rating = forms.ChoiceField(required=False, choices=[("", "No rating"), *MemoryFeedback.Rating.choices])
+    reason = forms.CharField(label="Reason (optional)", required=False, max_length=MAX_REASON)
+
+
+class CategoryForm(forms.Form):
+    category = forms.ChoiceField()
+
+    def __init__(self, *args, categories, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = _category_choices(categories)
+
+
+class DeleteAllForm(forms.Form):
+    confirmation = forms.CharField(max_length=100)
+
+    def __init__(self, *args, child, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["confirmation"].label = f"Type {child.name} to confirm"
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=[("json", "JSON"), ("csv", "CSV")])

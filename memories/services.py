@@ -1,0 +1,348 @@
+"""What parents do to what the toy remembers: correct, add, rate, categorise, delete, export.
+
+Every function first checks that the memory lives in a namespace of one of the child's
+devices (``selectors.memory_for_child``: 404 otherwise), changes Mem0 through the
+gateway, then records who did it (``MemoryChange``) and an audit entry (ids and counts,
+never memory text). Work that can be large becomes a ``Job`` run by a Celery task."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from devices.selectors import child_namespaces
+from memories import categories, gateway, selectors
+from memories.gateway import PARENT_KIND, PROFILE_KIND, Mem0Unavailable, MemoryRecord
+from memories.models import Job, MemoryChange, MemoryFeedback, MemoryUsage
+from portal.access import role_of
+from portal.audit import audit
+from portal.errors import ApplicationError
+
+MAX_TEXT = 2000
+MAX_REASON = 300
+DELETE_INLINE_MAX = 100  # more ids than this are deleted by a job
+EXPORT_INLINE_MAX = 2000  # more memories than this are exported by a job
+EXPORT_KINDS = (Job.Kind.EXPORT_JSON, Job.Kind.EXPORT_CSV)
+Rating = MemoryFeedback.Rating
+
+
+def _clean_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError("Write what the toy should remember.", field="text")
+    if len(text) > MAX_TEXT:
+        raise ApplicationError(f"Keep it under {MAX_TEXT} characters (this is {len(text)}).", field="text")
+    return text
+
+
+def _record_change(*, actor, record: MemoryRecord, event: str) -> None:
+    MemoryChange.objects.create(memory_id=record.id, namespace=record.namespace, event=event, actor=actor,
+                                actor_role=role_of(actor) or "system")
+
+
+def _category_key(child, category: str | None) -> str | None:
+    if not category:
+        return None
+    if category not in {c.key for c in categories.for_child(child)}:
+        raise ApplicationError("Choose one of the listed categories.", field="category")
+    return category
+
+
+def memory_correct(*, actor, child, memory_id: str, text: str) -> MemoryRecord:
+    record = selectors.memory_for_child(child, memory_id)
+    text = _clean_text(text)
+    if record.kind == PROFILE_KIND:
+        raise ApplicationError("This is the child's profile: change it on the profile page.", field="text")
+    if text == record.text:
+        return record
+    gw = gateway.get()
+    updated = gw.update(record.id, text=text) or record
+    if record.metadata.get("category_by") != "parent":
+        key = categories.classify([text], categories.for_child(child))[0]
+        gw.set_metadata(record.id, category=key)
+        updated = gw.get(record.id) or updated
+    with transaction.atomic():
+        _record_change(actor=actor, record=record, event="UPDATE")
+        audit(actor=actor, action="memory.correct", child=child, count=1, memory_id=record.id)
+    return updated
+
+
+def memory_add(*, actor, child, device, text: str, category: str | None = None) -> MemoryRecord:
+    """Stored verbatim (no LLM) in the chosen device's namespace, kind "added by a parent"."""
+    text = _clean_text(text)
+    if device is None or device.namespace not in child_namespaces(child):
+        raise ApplicationError("Choose one of this child's toys.", field="device")
+    key = _category_key(child, category)
+    metadata = {"kind": PARENT_KIND, "category": key or categories.classify([text], categories.for_child(child))[0]}
+    if key:
+        metadata["category_by"] = "parent"
+    record = gateway.get().add(device.namespace, text, metadata)
+    with transaction.atomic():
+        _record_change(actor=actor, record=record, event="ADD")
+        audit(actor=actor, action="memory.add", child=child, count=1, memory_id=record.id)
+    return record
+
+
+def memory_rate(*, actor, child, memory_id: str, rating: str | None, reason: str = "") -> MemoryFeedback | None:
+    """👍 / 👎 / 🚫 (or None to remove). A 🚫 is marked in Mem0's metadata so no toy gets it.
+    Our record is kept first; if Mem0 is down, a retrying task mirrors it later."""
+    record = selectors.memory_for_child(child, memory_id)
+    reason = (reason or "").strip()
+    if rating and rating not in Rating.values:
+        raise ApplicationError("Choose 👍, 👎 or 🚫.", field="rating")
+    if len(reason) > MAX_REASON:
+        raise ApplicationError(f"Keep the reason under {MAX_REASON} characters.", field="reason")
+    with transaction.atomic():
+        feedback = _feedback_save(actor=actor, child=child, record=record, rating=rating, reason=reason)
+        _record_change(actor=actor, record=record, event="RATE")
+        audit(actor=actor, action="memory.rate", child=child, count=1, memory_id=record.id, rating=rating or "")
+    try:
+        feedback_mirror(memory_id=record.id)
+    except Mem0Unavailable:
+        from memories import tasks
+
+        tasks.feedback_mirror.delay_on_commit(record.id)
+    return feedback
+
+
+def _feedback_save(*, actor, child, record, rating, reason) -> MemoryFeedback | None:
+    if not rating:
+        MemoryFeedback.objects.filter(memory_id=record.id).delete()
+        return None
+    feedback, _ = MemoryFeedback.objects.update_or_create(
+        memory_id=record.id,
+        defaults={"namespace": record.namespace, "child": child, "rating": rating, "reason": reason,
+                  "rated_by": actor},
+    )
+    return feedback
+
+
+def feedback_mirror(*, memory_id: str) -> None:
+    """Make Mem0 agree with our record of a rating (metadata, and the Platform's feedback)."""
+    feedback = MemoryFeedback.objects.filter(memory_id=memory_id).first()
+    rating = feedback.rating if feedback else None
+    gw = gateway.get()
+    gw.set_metadata(memory_id, rating=rating)
+    gw.feedback(memory_id, rating, feedback.reason if feedback else "")
+
+
+def memory_set_category(*, actor, child, memory_id: str, category: str) -> MemoryRecord:
+    record = selectors.memory_for_child(child, memory_id)
+    key = _category_key(child, category)
+    if key is None:
+        raise ApplicationError("Choose a category.", field="category")
+    gw = gateway.get()
+    gw.set_metadata(record.id, category=key, category_by="parent")
+    with transaction.atomic():
+        _record_change(actor=actor, record=record, event="CATEGORY")
+        audit(actor=actor, action="memory.category", child=child, count=1, memory_id=record.id, category=key)
+    return gw.get(record.id) or record
+
+
+# -- deleting -------------------------------------------------------------------------
+
+def memories_delete(*, actor, child, memory_ids: list[str]) -> Job | int:
+    """Delete chosen memories of the child: at once when few (returns the count), else as
+    a job (returns it). Every id must be the child's (404 otherwise)."""
+    ids = list(dict.fromkeys(str(i) for i in memory_ids if i))
+    if not ids:
+        raise ApplicationError("Choose at least one memory.", field="memory_ids")
+    if len(ids) > DELETE_INLINE_MAX:
+        return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=len(ids),
+                          params={"memory_ids": ids})
+    namespaces = {selectors.memory_for_child(child, memory_id).namespace for memory_id in ids}
+    deleted = delete_ids(ids)
+    forget_records(namespaces=list(namespaces), memory_ids=ids)
+    exports_discard(child)
+    audit(actor=actor, action="memory.delete", child=child, count=deleted)
+    return deleted
+
+
+def memories_delete_all(*, actor, child, confirmation: str) -> Job:
+    """Everything the toys remember about the child, after the child's name is typed."""
+    if (confirmation or "").strip().casefold() != child.name.strip().casefold():
+        raise ApplicationError(f"Type {child.name} to confirm.", field="confirmation")
+    return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=0,
+                      params={"namespaces": child_namespaces(child)})
+
+
+def delete_ids(memory_ids: list[str]) -> int:
+    return gateway.get().delete(memory_ids)
+
+
+def purge(namespace: str) -> int:
+    """Erase a namespace from every Mem0 store, then our records of it."""
+    known = set(MemoryChange.objects.filter(namespace=namespace).values_list("memory_id", flat=True))
+    known |= set(MemoryFeedback.objects.filter(namespace=namespace).values_list("memory_id", flat=True))
+    erased = gateway.get().purge_namespace(namespace, known_ids=known)
+    forget_records(namespaces=[namespace])
+    return erased
+
+
+def forget_records(*, namespaces: list[str], memory_ids: list[str] | None = None) -> None:
+    """Our own rows about deleted memories (all of the namespaces when no ids are given)."""
+    changes = MemoryChange.objects.filter(namespace__in=namespaces)
+    feedback = MemoryFeedback.objects.filter(namespace__in=namespaces)
+    usage = MemoryUsage.objects.filter(device__mac__in=namespaces)
+    if memory_ids is not None:
+        changes, feedback = changes.filter(memory_id__in=memory_ids), feedback.filter(memory_id__in=memory_ids)
+        usage = usage.filter(memory_id__in=memory_ids)
+    for queryset in (changes, feedback, usage):
+        queryset.delete()
+
+
+def exports_discard(child) -> None:
+    """Exports of a child hold memory text: a deletion removes them too."""
+    for job in Job.objects.filter(child=child, kind__in=EXPORT_KINDS).exclude(file_path=""):
+        export_file_remove(job)
+
+
+def export_file_remove(job: Job) -> None:
+    if job.file_path:
+        (Path(settings.EXPORT_DIR) / job.file_path).unlink(missing_ok=True)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.EXPIRED, file_path="", updated_at=timezone.now())
+
+
+# -- exporting ------------------------------------------------------------------------
+
+def export_start(*, actor, child, fmt: str) -> Job | None:
+    """A job for a large export; None when the export is small enough to stream now
+    (audited here; the view streams it). When Mem0 cannot even be counted the export is
+    queued as a job that runs once Mem0 is back: the parent's request is not lost."""
+    kind = {"json": Job.Kind.EXPORT_JSON, "csv": Job.Kind.EXPORT_CSV}.get(fmt)
+    if kind is None:
+        raise ApplicationError("Choose JSON or CSV.", field="format")
+    try:
+        total = _memory_count(child)
+    except Mem0Unavailable:
+        total = None
+    if total is not None and total <= EXPORT_INLINE_MAX:
+        export_audit(actor=actor, child=child, fmt=fmt, count=total)
+        return None
+    return _job_start(actor=actor, child=child, kind=kind, total=total or 0, params={"format": fmt})
+
+
+def _memory_count(child) -> int:
+    namespaces = child_namespaces(child)
+    return gateway.get().count(namespaces) if namespaces else 0
+
+
+def export_audit(*, actor, child, fmt: str, count: int) -> None:
+    audit(actor=actor, action=f"export.{fmt}", child=child, count=count)
+
+
+def export_expires_at():
+    return timezone.now() + timedelta(hours=settings.EXPORT_TTL_HOURS)
+
+
+def _job_start(*, actor, child, kind: str, total: int, params: dict) -> Job:
+    from memories import tasks
+
+    with transaction.atomic():
+        job = Job.objects.create(kind=kind, household=child.household, child=child, created_by=actor,
+                                 total=total, params=params)
+        action = "export.start" if kind in EXPORT_KINDS else "memory.delete_start"
+        audit(actor=actor, action=action, child=child, count=total, job_id=job.pk, kind=kind)
+        tasks.job_run.delay_on_commit(job.pk)
+    return job
+
+
+# -- jobs (run by memories.tasks.job_run) ---------------------------------------------
+
+STALE_RUNNING = timedelta(minutes=10)
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Pending or failed (a retry), or running but silent for long (its worker died)."""
+    now = timezone.now()
+    claimable = Job.objects.filter(pk=job_id, state__in=[Job.State.PENDING, Job.State.FAILED]) | Job.objects.filter(
+        pk=job_id, state=Job.State.RUNNING, updated_at__lt=now - STALE_RUNNING)
+    if not claimable.update(state=Job.State.RUNNING, updated_at=now):
+        return None
+    return Job.objects.select_related("child", "created_by").filter(pk=job_id, child__isnull=False).first()
+
+
+def job_run(job_id: int) -> None:
+    job = job_claim(job_id)
+    if job is None:
+        return
+    runner = _export_run if job.kind in EXPORT_KINDS else _delete_run
+    try:
+        runner(job)
+    except Exception as exc:
+        # The class only: errors from Mem0 can quote the text being written.
+        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, last_error=type(exc).__name__,
+                                             updated_at=timezone.now())
+        raise
+
+
+def _progress(job: Job, **values) -> None:
+    Job.objects.filter(pk=job.pk).update(updated_at=timezone.now(), **values)
+
+
+def _export_run(job: Job) -> None:
+    from memories import exports
+
+    fmt = job.params.get("format", "json")
+    total = _memory_count(job.child)
+    _progress(job, total=total, done=0)
+    name = exports.write_file(job.child, fmt, on_progress=lambda n: _progress(job, done=n))
+    _progress(job, state=Job.State.DONE, file_path=name, expires_at=export_expires_at(), done=total)
+    export_audit(actor=job.created_by, child=job.child, fmt=fmt, count=total)
+
+
+def _delete_run(job: Job) -> None:
+    own = child_namespaces(job.child)
+    if "memory_ids" in job.params:
+        deleted = _delete_ids_run(job, own)
+    else:
+        deleted = _purge_run(job, [ns for ns in job.params.get("namespaces", []) if ns in own])
+    exports_discard(job.child)
+    with transaction.atomic():
+        _progress(job, state=Job.State.DONE, done=job.total)
+        action = "memory.delete" if "memory_ids" in job.params else "memory.delete_all"
+        audit(actor=job.created_by, action=action, child=job.child, count=deleted, job_id=job.pk)
+
+
+def _delete_ids_run(job: Job, own: list[str]) -> int:
+    """Delete the chosen ids in batches; ids of another child's memories are skipped."""
+    ids, deleted, gw = job.params["memory_ids"], 0, gateway.get()
+    for start in range(0, len(ids), DELETE_INLINE_MAX):
+        batch = ids[start : start + DELETE_INLINE_MAX]
+        records = [r for r in (gw.get(i) for i in batch) if r is not None and r.namespace in own]
+        deleted += delete_ids([r.id for r in records])
+        forget_records(namespaces=own, memory_ids=[r.id for r in records])
+        _progress(job, done=start + len(batch))
+    return deleted
+
+
+def _purge_run(job: Job, namespaces: list[str]) -> int:
+    from memories import outbox
+
+    total = gateway.get().count(namespaces) if namespaces else 0
+    _progress(job, total=total, done=0)
+    job.total, erased = total, 0
+    for namespace in namespaces:
+        erased += purge(namespace)
+        _progress(job, done=min(erased, total))
+    with transaction.atomic():  # the toys keep the profile the parent wrote
+        outbox.profile_push_enqueue(job.child)
+    return erased
+
+
+def exports_expire() -> int:
+    """Remove expired export files (and stray ones a crashed worker left)."""
+    expired = list(Job.objects.filter(kind__in=EXPORT_KINDS, expires_at__lt=timezone.now())
+                   .exclude(state=Job.State.EXPIRED))
+    for job in expired:
+        export_file_remove(job)
+    directory = Path(settings.EXPORT_DIR)
+    cutoff = (timezone.now() - timedelta(hours=settings.EXPORT_TTL_HOURS)).timestamp()
+    for path in directory.iterdir() if directory.is_dir() else []:
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+    return len(expired)
