@@ -30,10 +30,15 @@ def outbox_process(outbox_id: int) -> None:
 @shared_task
 def outbox_sweep() -> int:
     """Re-enqueue what a dead worker or a lost message left behind."""
+    from memories import services
+
     ids = outbox.stale_ids()
     for pk in ids:
         outbox_process.delay(pk)
-    return len(ids)
+    job_ids = services.jobs_stale_ids()
+    for pk in job_ids:
+        job_run.delay(pk)
+    return len(ids) + len(job_ids)
 
 
 @shared_task
