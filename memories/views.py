@@ -33,6 +33,7 @@ from portal.errors import ApplicationError
 from portal.forms import apply_error
 
 LIST = "memories/memory_list.html"
+ADVANCED_FILTERS = ("category", "device", "kind", "rating", "date_from", "date_to")
 
 
 def mem0_guard(view):
@@ -80,8 +81,14 @@ def memory_list(request, child_id):
     items = selectors.memory_items(child, records, categories.labels(cats))
     return render(request, _partial(request, LIST, "results"), {
         "child": child, "form": form, "page": page, "items": items, "query": query, "categories": cats,
-        "text_query": flt.text,
+        "text_query": flt.text, "filters_open": _filters_open(form),
     })
+
+
+def _filters_open(form) -> bool:
+    """The advanced filters start open when one of them is set (or has an error)."""
+    return (form.data.get("mode") == "text" or any(form.data.get(n) for n in ADVANCED_FILTERS)
+            or any(n in form.errors for n in ("mode", *ADVANCED_FILTERS)))
 
 
 @require_GET
