@@ -140,3 +140,154 @@ def agent_save(*, actor, agent: Agent | None = None, note: str = "", **fields) -
                                           note=note[:200], created_by=actor)
     audit(actor=actor, action="agent.save", agent_id=agent.pk)
     return agent
+
+
+# -- household members: invitations (email link, hashed token, expiry) and removal --------
+
+INVITATION_TTL_DAYS = 7
+
+
+def _invitation_hash(raw: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def invitation_create(*, actor, household: Household, email: str, accept_url):
+    """Invite a parent by email. ``accept_url(token)`` builds the absolute link; only the
+    token's hash is stored, and the email goes out once the invitation is committed."""
+    import secrets
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.core.validators import validate_email
+    from django.utils import timezone
+
+    from devices.models import Invitation
+
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError("Enter a valid email address.", field="email") from None
+    if household.memberships.filter(user__email__iexact=email).exists() or household.memberships.filter(
+            user__username__iexact=email).exists():
+        raise ApplicationError("This person is already a member of the household.", field="email")
+    raw = secrets.token_urlsafe(32)
+    days = getattr(settings, "INVITATION_TTL_DAYS", INVITATION_TTL_DAYS)
+    with transaction.atomic():
+        # A new invitation replaces any earlier one still open for the same address.
+        household.invitations.filter(email=email, accepted_at__isnull=True).delete()
+        invitation = Invitation.objects.create(household=household, email=email, token_hash=_invitation_hash(raw),
+                                               invited_by=actor, expires_at=timezone.now() + timedelta(days=days))
+        audit(actor=actor, action="household.invite", household=household, invitation_id=invitation.pk)
+        inviter = actor.get_full_name() or actor.email or actor.username
+        body = (f"{inviter} invites you to see and control what the toy remembers about the children of "
+                f"\"{household.name}\" in the Memory portal.\n\nAccept the invitation here (valid for {days} days):\n"
+                f"{accept_url(raw)}\n\nIf you did not expect this, ignore this email.\n")
+        transaction.on_commit(lambda: send_mail("You are invited to the Memory portal", body, None, [email]))
+    return invitation
+
+
+def invitation_lookup(raw: str):
+    """The invitation behind a token from an email link (usable or not), or None."""
+    from devices.models import Invitation
+
+    if not raw or len(raw) > 200:
+        return None
+    return Invitation.objects.select_related("household").filter(token_hash=_invitation_hash(raw)).first()
+
+
+def invitation_accept(*, invitation, user) -> Membership:
+    """Join the household, once, before expiry, as the person it was sent to."""
+    from django.utils import timezone
+
+    from devices.models import Invitation
+    from portal.access import Role, role_of
+
+    if role_of(user) != Role.PARENT:
+        raise ApplicationError("Staff accounts cannot join a household.", code="wrong_role")
+    if user.email.lower() != invitation.email and user.username.lower() != invitation.email:
+        raise ApplicationError(f"This invitation was sent to {invitation.email}. Log in with that account.",
+                               code="wrong_user")
+    with transaction.atomic():
+        claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True,
+                                            expires_at__gt=timezone.now()).update(accepted_at=timezone.now())
+        if not claimed:
+            raise ApplicationError("This invitation was used already or has expired. Ask for a new one.",
+                                   code="invitation_unusable")
+        membership, _ = Membership.objects.get_or_create(household=invitation.household, user=user,
+                                                         defaults={"role": Membership.Role.PARENT})
+        audit(actor=user, action="household.join", household=invitation.household, invitation_id=invitation.pk)
+    return membership
+
+
+def invitation_accept_new_user(*, invitation, password: str):
+    """Create the account the invitation was sent to (strong password), then join."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+
+    User = get_user_model()
+    if not invitation.is_usable:
+        raise ApplicationError("This invitation was used already or has expired. Ask for a new one.",
+                               code="invitation_unusable")
+    if User.objects.filter(username__iexact=invitation.email).exists():
+        raise ApplicationError("An account with this email exists: log in to accept.", code="account_exists")
+    candidate = User(username=invitation.email, email=invitation.email)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), field="password1") from None
+    with transaction.atomic():
+        user = User.objects.create_user(username=invitation.email, email=invitation.email, password=password)
+        invitation_accept(invitation=invitation, user=user)
+    return user
+
+
+def invitation_revoke(*, actor, invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise ApplicationError("This invitation was accepted already.")
+    with transaction.atomic():
+        invitation.delete()
+        audit(actor=actor, action="household.invite_revoke", household=invitation.household)
+
+
+def membership_remove(*, actor, membership: Membership) -> None:
+    """Another parent leaves the household (the owner stays; nobody removes themselves)."""
+    if membership.user_id == actor.pk:
+        raise ApplicationError("You cannot remove yourself. Ask the other parent, or ask support.")
+    if membership.role == Membership.Role.OWNER:
+        raise ApplicationError("The household's owner cannot be removed.")
+    with transaction.atomic():
+        membership.delete()
+        audit(actor=actor, action="household.member_remove", household=membership.household,
+              user_id=membership.user_id)
+
+
+# -- agents: rollback of the memory prompt, which devices run an agent ---------------------
+
+@transaction.atomic
+def agent_rollback(*, actor, agent: Agent, number: int) -> Agent:
+    """Make an earlier memory prompt current again, as a new version (history stays whole)."""
+    version = agent.prompt_versions.filter(number=number).first()
+    if version is None:
+        raise ApplicationError("There is no such version of this memory prompt.", field="number",
+                               code="unknown_version")
+    if version.memory_prompt == agent.memory_prompt:
+        raise ApplicationError(f"Version {number} is the current memory prompt already.", code="unchanged")
+    agent = agent_save(actor=actor, agent=agent, note=f"Rollback to version {number}",
+                       memory_prompt=version.memory_prompt)
+    audit(actor=actor, action="agent.rollback", agent_id=agent.pk, number=number)
+    return agent
+
+
+@transaction.atomic
+def agent_set_devices(*, actor, agent: Agent, devices) -> int:
+    """Exactly ``devices`` run ``agent``: the others that ran it now run no agent."""
+    wanted = {d.pk for d in devices}
+    dropped = Device.objects.filter(agent=agent).exclude(pk__in=wanted).update(agent=None)
+    added = Device.objects.filter(pk__in=wanted).exclude(agent=agent).update(agent=agent)
+    if dropped or added:
+        audit(actor=actor, action="agent.devices", agent_id=agent.pk, added=added, removed=dropped)
+    return added + dropped

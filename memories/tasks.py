@@ -85,3 +85,23 @@ def deletion_execute(request_id: int) -> None:
     from memories import deletion
 
     deletion.request_run(request_id)
+
+
+@shared_task(**RETRY)
+def conversation_extract(conversation_id: int) -> None:
+    """A toy's finished session → Mem0 extraction with the agent's memory prompt; the raw
+    messages are deleted once extracted (kept, and retried, while Mem0 or the LLM fails)."""
+    from memories import conversations
+
+    conversations.conversation_extract(conversation_id)
+
+
+@shared_task
+def conversations_sweep() -> int:
+    """Re-enqueue conversations left pending or failed (an outage, a missing LLM, a dead worker)."""
+    from memories import conversations
+
+    ids = conversations.stale_ids()
+    for pk in ids:
+        conversation_extract.delay(pk)
+    return len(ids)

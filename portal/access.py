@@ -1,5 +1,9 @@
 """Roles and the access checks every view and API route uses. One place decides who may
-see what: selectors scope querysets with these helpers; views use the decorators."""
+see what: selectors scope querysets with these helpers; views use the decorators.
+
+Every view carries ``portal_roles`` (set by ``role_required`` or ``public``), so the route
+sweep in tests/portal/test_route_sweep.py knows who may reach it and fails on a view that
+says nothing."""
 
 from functools import wraps
 
@@ -16,6 +20,9 @@ class Role(models.TextChoices):
 
 SUPPORT_GROUP = "Support"
 ADMIN_GROUP = "Admin"
+ALL_ROLES = (Role.PARENT, Role.SUPPORT, Role.ADMIN)
+STAFF_ROLES = (Role.SUPPORT, Role.ADMIN)
+PUBLIC = ("public",)  # anyone, logged in or not (login, password reset, invitation links)
 
 
 def role_of(user) -> str | None:
@@ -36,11 +43,11 @@ def role_of(user) -> str | None:
 
 
 def is_staff_role(user) -> bool:
-    return role_of(user) in (Role.SUPPORT, Role.ADMIN)
+    return role_of(user) in STAFF_ROLES
 
 
 def role_required(*roles):
-    """Login first (anonymous → login page), then the role (wrong role → 403)."""
+    """Login first (anonymous → login page), then the role (wrong role → 403, audited)."""
 
     def decorator(view):
         @login_required
@@ -59,6 +66,100 @@ def role_required(*roles):
     return decorator
 
 
+def public(view):
+    """Mark a view that anyone may open (it checks what it needs itself, e.g. a token)."""
+    view.portal_roles = PUBLIC
+    return view
+
+
 parent_required = role_required(Role.PARENT)
 support_required = role_required(Role.SUPPORT, Role.ADMIN)
 admin_required = role_required(Role.ADMIN)
+any_role_required = role_required(*ALL_ROLES)
+
+
+# -- queryset scoping -----------------------------------------------------------------
+
+def scope_to_households(queryset, user, *, field: str = "household"):
+    """Rows of ``queryset`` the user may see: a parent those of their households (via
+    ``field``, the path to the Household), support and admins every row, anyone else none."""
+    role = role_of(user)
+    if role in STAFF_ROLES:
+        return queryset
+    if role == Role.PARENT:
+        prefix = f"{field}__" if field else ""
+        return queryset.filter(**{f"{prefix}memberships__user": user}).distinct()
+    return queryset.none()
+
+
+def visible_households(user):
+    from devices.models import Household
+
+    return scope_to_households(Household.objects.all(), user, field="")
+
+
+# -- roles (admins assign them) -------------------------------------------------------
+
+def role_assign(*, actor, user, role: str) -> None:
+    """Give ``user`` exactly one role. Only admins are staff (the Django admin site)."""
+    from django.contrib.auth.models import Group
+
+    from portal.audit import audit
+    from portal.errors import ApplicationError
+
+    if role not in Role.values:
+        raise ApplicationError("Choose parent, support agent or admin.", field="role")
+    if user.pk == actor.pk and role != Role.ADMIN:
+        raise ApplicationError("You cannot take the admin role from yourself.", field="role")
+    previous = role_of(user)
+    support, admin = (Group.objects.get_or_create(name=n)[0] for n in (SUPPORT_GROUP, ADMIN_GROUP))
+    user.groups.remove(support, admin)
+    if role == Role.SUPPORT:
+        user.groups.add(support)
+    elif role == Role.ADMIN:
+        user.groups.add(admin)
+    user.is_staff = role == Role.ADMIN
+    if role != Role.ADMIN:
+        user.is_superuser = False
+    user.save(update_fields=["is_staff", "is_superuser"])
+    user._portal_role = None
+    audit(actor=actor, action="role.assign", user_id=user.pk, role=role, previous=previous)
+
+
+# -- the Django admin site: admins only -----------------------------------------------
+
+def admin_site_permission(request) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and role_of(user) == Role.ADMIN)
+
+
+def restrict_admin_site(site) -> None:
+    """Only admins reach the Django admin: a logged-in parent or support agent gets a 403
+    (audited) instead of the admin's login form; anonymous visitors still go to login."""
+    site.has_permission = admin_site_permission
+    original_admin_view, original_login = site.admin_view, site.login
+
+    def refuse_if_logged_in(request, what: str):
+        if request.user.is_authenticated and not admin_site_permission(request):
+            from portal.audit import audit_refusal
+
+            audit_refusal(request, what)
+            raise PermissionDenied("Only admins reach the admin site.")
+
+    def admin_view(view, cacheable=False):
+        inner = original_admin_view(view, cacheable)
+
+        @wraps(inner)
+        def wrapper(request, *args, **kwargs):
+            refuse_if_logged_in(request, f"admin:{getattr(view, '__name__', 'view')}")
+            return inner(request, *args, **kwargs)
+
+        wrapper.portal_roles = (Role.ADMIN,)
+        return wrapper
+
+    def login(request, extra_context=None):
+        refuse_if_logged_in(request, "admin:login")
+        return original_login(request, extra_context)
+
+    site.admin_view = admin_view
+    site.login = login

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.api.BodySizeLimitMiddleware",  # API bodies over API_MAX_BODY_BYTES: 413 before parsing
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -210,6 +211,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "memories.tasks.outbox_sweep", "schedule": timedelta(minutes=1)},
     "push-birthdays": {"task": "memories.tasks.profiles_push_age_changes", "schedule": timedelta(hours=24)},
     "expire-exports": {"task": "memories.tasks.exports_expire", "schedule": timedelta(hours=1)},
+    "sweep-conversations": {"task": "memories.tasks.conversations_sweep", "schedule": timedelta(minutes=1)},
 }
 
 # Mem0
@@ -229,6 +231,9 @@ DELETION_DUE_DAYS = env_int("DELETION_DUE_DAYS", 30)
 EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24)
 EXPORT_DIR = Path(env("EXPORT_DIR", str(VAR_DIR / "exports")))
 OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 120)
+# The toy servers' API refuses bodies over this (413); forms get a little more.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,20 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.access import restrict_admin_site
+from portal.api import api
+from portal.auth import login_view
+
+restrict_admin_site(admin.site)  # admins only, before the admin URLs are built
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", login_view, name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("household/", include("devices.household_urls")),
+    path("api/v1/", api.urls),
+    path("staff/agents/", include("devices.agent_urls")),
+    path("staff/", include("portal.admin_urls")),
     path("", include("devices.urls")),
     path("", include("memories.urls")),
     path("support/", include("memories.support_urls")),

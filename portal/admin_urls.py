@@ -1,0 +1,11 @@
+from django.urls import path
+
+from portal import views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("users/", views.users, name="users"),
+    path("users/<int:user_id>/role/", views.user_role, name="user_role"),
+    path("settings/", views.settings_status, name="settings"),
+]
