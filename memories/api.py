@@ -1,0 +1,94 @@
+"""The toy servers' routes: a device's config, its memory context, finished conversations.
+
+Every route takes a device or fleet token (``request.auth``) and answers 404 for a device
+the token does not cover, exactly as for one that does not exist."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest
+from ninja import Header, Query, Router, Status
+
+from devices.models import Device, normalize_mac
+from devices.profile import profile_text
+from devices.tokens import DeviceTokenAuth
+from memories import conversations
+from memories.schemas import (
+    ConfigOut,
+    ContextOut,
+    ContextQuery,
+    ConversationIn,
+    ConversationOut,
+    ErrorOut,
+)
+from portal.errors import ApplicationError
+
+router = Router(tags=["toys"], auth=DeviceTokenAuth())
+PROFILE_PLACEHOLDER = "{{child_profile}}"
+ERRORS = {401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
+
+
+class DeviceNotFound(Http404):
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def device_for_token(request: HttpRequest, mac: str, *, bound: bool = True) -> Device:
+    """The device behind a MAC, if the token covers it; bound to a child unless ``bound=False``."""
+    try:
+        mac = normalize_mac(mac)
+    except DjangoValidationError as exc:
+        raise ApplicationError(exc.messages[0], field="mac", code="invalid_mac") from None
+    device = Device.objects.select_related("agent", "child").filter(mac=mac).first()
+    if device is None or not request.auth.covers(device):
+        raise DeviceNotFound("No device with this MAC address.", "unknown_device")
+    if bound and device.child is None:
+        raise DeviceNotFound("This device is not linked to a child yet.", "device_unbound")
+    return device
+
+
+@router.get("/devices/{mac}/config", response={200: ConfigOut, **ERRORS}, url_name="device_config")
+def device_config(request, mac: str):
+    """Everything a toy server needs at session start."""
+    device = device_for_token(request, mac)
+    child, agent = device.child, device.agent
+    profile = profile_text(child)
+    prompt = (agent.system_prompt if agent else "").replace(PROFILE_PLACEHOLDER, profile)
+    conversations.device_seen(device)
+    return {
+        "mac": device.mac, "device_name": device.name,
+        "agent": {"id": agent.pk, "name": agent.name} if agent else None,
+        "system_prompt": prompt, "mem0_user_id": device.namespace,
+        "memory": {"enabled": not conversations.memory_off_reason(device),
+                   "agent_enabled": agent.memory_enabled if agent else True, "paused": child.memory_paused,
+                   "reset_pending": device.memory_reset_pending, "user_id": device.namespace},
+        "child": {"id": child.pk, "name": child.name, "age": child.age, "age_group": child.age_group,
+                  "gender": child.gender, "interests": list(child.interests or []), "toy_note": child.toy_note,
+                  "profile_text": profile},
+    }
+
+
+@router.get("/devices/{mac}/memory-context", response={200: ContextOut, **ERRORS}, url_name="memory_context")
+def memory_context(request, mac: str, params: Query[ContextQuery]):
+    """The memories to inject into the prompt (never 🚫-rated ones); each one served is counted."""
+    device = device_for_token(request, mac)
+    records, reason = conversations.context_for(device, query=params.query, limit=params.limit)
+    conversations.device_seen(device)
+    items = [{"id": r.id, "text": r.text, "created_at": r.created_at, "category": r.category, "score": r.score}
+             for r in records]
+    return {"enabled": not reason, "reason": reason or ("" if items else "empty"), "items": items,
+            "block": conversations.context_block(records)}
+
+
+@router.post("/devices/{mac}/conversations", response={200: ConversationOut, 202: ConversationOut, **ERRORS},
+             url_name="conversations")
+def conversation_post(request, mac: str, payload: ConversationIn,
+                      idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128)):
+    """A finished session: answered at once (202); extraction runs in the background.
+    The same idempotency key again answers 200 with the first conversation."""
+    device = device_for_token(request, mac)
+    key = payload.idempotency_key or idempotency_key or ""
+    conversation, created = conversations.conversation_accept(
+        device=device, messages=[m.model_dump() for m in payload.messages], idempotency_key=key)
+    conversations.device_seen(device)
+    body = {"id": conversation.pk, "state": conversation.state, "drop_reason": conversation.drop_reason}
+    return Status(202 if created else 200, body)

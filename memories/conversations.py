@@ -1,0 +1,221 @@
+"""What the toy servers give and take: memory context for a session (counted), and finished
+conversations to learn from (accepted at once, extracted by a task, raw words deleted after).
+
+An accepted conversation is never lost: its row keeps the messages until Mem0 has
+extracted from them; Mem0 or the LLM failing leaves it ``failed`` for the retry and the
+sweep (``stale_ids``), and a missing LLM configuration is said plainly in ``last_error``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from devices.models import Device
+from memories import gateway
+from memories.gateway import (
+    LEARNED_KIND,
+    PARENT_KIND,
+    ListFilter,
+    LLMNotConfigured,
+    Mem0Unavailable,
+    MemoryRecord,
+)
+from memories.models import Conversation, MemoryChange, MemoryUsage
+
+log = logging.getLogger(__name__)
+State = Conversation.State
+TOY_ROLE = "toy"
+SEEN_EVERY = timedelta(seconds=30)  # write device.last_seen_at at most this often
+
+
+def memory_off_reason(device: Device) -> str:
+    """Why nothing may be served or learned for the device now ("" when memory is on)."""
+    if device.agent is not None and not device.agent.memory_enabled:
+        return "memory_off"
+    if device.child is not None and device.child.memory_paused:
+        return "paused"
+    if device.memory_reset_pending:
+        return "reset_pending"
+    return ""
+
+
+def device_seen(device: Device) -> None:
+    now = timezone.now()
+    if device.last_seen_at is None or now - device.last_seen_at > SEEN_EVERY:
+        Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+        device.last_seen_at = now
+
+
+# -- memory context ---------------------------------------------------------------------
+
+def context_for(device: Device, *, query: str = "", limit: int = 10) -> tuple[list[MemoryRecord], str]:
+    """The memories to inject, newest first, and why there are none (when memory is off).
+
+    With a query: the ``limit`` closest memories (semantic search), then newest first.
+    Without: the newest ``limit``. Never 🚫-rated ones, never the profile (``config`` has it)."""
+    reason = memory_off_reason(device)
+    if reason:
+        return [], reason
+    flt = ListFilter(kinds=(LEARNED_KIND, PARENT_KIND), exclude_blocked=True)
+    gw = gateway.get()
+    if query.strip():
+        records = gw.search([device.namespace], query, limit=limit, flt=flt)
+    else:
+        records = gw.list([device.namespace], limit=limit, flt=flt).items
+    records = sorted(records, key=_newest_first, reverse=True)
+    usage_record(device, [r.id for r in records])
+    return records, ""
+
+
+def _newest_first(record: MemoryRecord):
+    return (record.created_at.isoformat() if record.created_at else "", record.id)
+
+
+def context_block(records: list[MemoryRecord]) -> str:
+    lines = []
+    for record in records:
+        at = timezone.localtime(record.created_at).strftime("%Y-%m-%d %H:%M") if record.created_at else "undated"
+        text = " ".join(record.text.split())  # one memory, one line
+        lines.append(f"- [{at}] {text}")
+    return "\n".join(lines)
+
+
+def usage_record(device: Device, memory_ids: list[str]) -> None:
+    """Count each served memory once more (and when), for every id in one statement."""
+    ids = sorted(set(memory_ids))
+    if not ids:
+        return
+    table = MemoryUsage._meta.db_table
+    now = timezone.now()
+    rows = ", ".join(["(%s, %s, 1, %s)"] * len(ids))
+    params = [value for memory_id in ids for value in (memory_id, device.pk, now)]
+    with connection.cursor() as cur:
+        cur.execute(
+            f'INSERT INTO "{table}" (memory_id, device_id, count, last_used_at) VALUES {rows} '
+            f'ON CONFLICT (memory_id, device_id) DO UPDATE SET count = "{table}".count + 1, '
+            "last_used_at = EXCLUDED.last_used_at",
+            params,
+        )
+
+
+# -- conversations ----------------------------------------------------------------------
+
+def conversation_accept(*, device: Device, messages: list[dict], idempotency_key: str = "") -> tuple[Conversation, bool]:
+    """Store a finished session for extraction (after commit), or drop it when memory is off.
+    Returns the row and whether it is new; the same key again returns the first row."""
+    idempotency_key = (idempotency_key or "").strip()
+    if idempotency_key:
+        existing = Conversation.objects.filter(device=device, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    kept = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
+    reason = memory_off_reason(device) or ("" if kept else "empty")
+    fields = {"state": State.DROPPED, "drop_reason": reason, "messages": []} if reason else {"messages": kept}
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(device=device, idempotency_key=idempotency_key, **fields)
+            if not reason:
+                _enqueue(conversation.pk)
+    except IntegrityError:  # the same key, posted twice at once
+        existing = Conversation.objects.filter(device=device, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return conversation, True
+
+
+def _enqueue(conversation_id: int) -> None:
+    from memories import tasks
+
+    tasks.conversation_extract.delay_on_commit(conversation_id)
+
+
+def claim(conversation_id: int) -> Conversation | None:
+    claimed = Conversation.objects.filter(pk=conversation_id, state__in=[State.PENDING, State.FAILED]).update(
+        state=State.RUNNING, updated_at=timezone.now())
+    if not claimed:
+        return None
+    return Conversation.objects.select_related("device__agent", "device__child").filter(pk=conversation_id).first()
+
+
+def _fail(conversation: Conversation, message: str) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(
+        state=State.FAILED, attempts=conversation.attempts + 1, last_error=message[:500], updated_at=timezone.now())
+
+
+def conversation_extract(conversation_id: int) -> None:
+    """Mem0 extraction with the agent's memory prompt into the device's namespace, then the
+    raw messages are deleted. Raises Mem0Unavailable (the task retries with backoff)."""
+    conversation = claim(conversation_id)
+    if conversation is None:
+        return
+    device = conversation.device
+    reason = memory_off_reason(device)
+    if reason:  # switched off or paused since it was accepted
+        Conversation.objects.filter(pk=conversation.pk).update(state=State.DROPPED, drop_reason=reason, messages=[],
+                                                               updated_at=timezone.now())
+        return
+    agent = device.agent
+    try:
+        ids = gateway.get().add_conversation(
+            device.namespace, conversation.messages, prompt=(agent.memory_prompt if agent else None),
+            metadata={"kind": LEARNED_KIND, "conversation_id": conversation.pk})
+    except LLMNotConfigured:
+        _fail(conversation, "No LLM is configured (set LLM_BASE_URL): kept until one is, then retried.")
+        return
+    except Mem0Unavailable as exc:
+        _fail(conversation, f"Mem0 unavailable ({exc}): retrying.")
+        raise
+    except Exception as exc:  # the LLM down or answering nonsense: kept, the sweep retries
+        _fail(conversation, f"{type(exc).__name__}: extraction failed, retrying later.")
+        raise
+    _done(conversation, device, ids)
+    _categorise(ids, agent)
+
+
+def _done(conversation: Conversation, device: Device, ids: list[str]) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        MemoryChange.objects.bulk_create([
+            MemoryChange(memory_id=memory_id, namespace=device.namespace, event="ADD", actor=None,
+                         actor_role=TOY_ROLE, created_at=now)
+            for memory_id in ids
+        ])
+        Conversation.objects.filter(pk=conversation.pk).update(
+            state=State.DONE, messages=[], memories_added=len(ids), attempts=conversation.attempts + 1,
+            last_error="", updated_at=now)
+
+
+def _categorise(ids: list[str], agent) -> None:
+    """Tag the new memories with the agent's categories, when that module offers it.
+    Best effort: the memories exist already, so a failure here must not re-extract."""
+    if not ids:
+        return
+    try:
+        from memories import categories
+    except ImportError:
+        return
+    if not hasattr(categories, "categorise_missing"):
+        return
+    try:
+        gw = gateway.get()
+        records = [r for r in (gw.get(i) for i in ids) if r is not None]
+        categories.categorise_missing(records, categories.from_agent(agent.categories if agent else None))
+    except Exception:
+        log.warning("categorising new memories failed", exc_info=True)
+
+
+def stale_ids() -> list[int]:
+    """Conversations a dead worker, a lost message or a long outage left behind."""
+    from django.db.models import Q
+
+    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
+    stuck = Q(state=State.RUNNING, updated_at__lt=cutoff - timedelta(minutes=10))
+    waiting = Q(state__in=[State.PENDING, State.FAILED], updated_at__lt=cutoff)
+    ids = list(Conversation.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
+    Conversation.objects.filter(pk__in=ids, state=State.RUNNING).update(state=State.FAILED, updated_at=timezone.now())
+    return ids

@@ -1,0 +1,86 @@
+"""What the toy servers send and receive (``memories.api``). Every field is explicit."""
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Field, Schema
+
+MAX_MESSAGES = 200
+MAX_CONTENT = 8000
+MAX_KEY = 128
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+    field: str | None = None
+
+
+class ChildOut(Schema):
+    id: int
+    name: str
+    age: int
+    age_group: str
+    gender: str
+    interests: list[str]
+    toy_note: str
+    profile_text: str
+
+
+class MemorySettingsOut(Schema):
+    enabled: bool = Field(description="Memory is served and learned for this device right now.")
+    agent_enabled: bool = Field(description="The agent has memory switched on.")
+    paused: bool = Field(description="A parent paused memory for the child.")
+    reset_pending: bool = Field(description="The device moved to another child; its memories are being erased.")
+    user_id: str = Field(description="The Mem0 user_id to use for this device.")
+
+
+class AgentOut(Schema):
+    id: int
+    name: str
+
+
+class ConfigOut(Schema):
+    mac: str
+    device_name: str
+    agent: AgentOut | None
+    system_prompt: str
+    mem0_user_id: str
+    memory: MemorySettingsOut
+    child: ChildOut
+
+
+class ContextQuery(Schema):
+    query: str = Field("", max_length=1000)
+    limit: int = Field(10, ge=1, le=50)
+
+
+class MemoryItemOut(Schema):
+    id: str
+    text: str
+    created_at: datetime | None
+    category: str | None
+    score: float | None
+
+
+class ContextOut(Schema):
+    enabled: bool
+    reason: str = Field(description="Why nothing is served: memory_off, paused, reset_pending, or empty.")
+    items: list[MemoryItemOut]
+    block: str = Field(description='Lines "- [YYYY-MM-DD HH:MM] text", newest first, ready for a prompt.')
+
+
+class MessageIn(Schema):
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(..., max_length=MAX_CONTENT)
+
+
+class ConversationIn(Schema):
+    messages: list[MessageIn] = Field(..., min_length=1, max_length=MAX_MESSAGES)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=MAX_KEY)
+
+
+class ConversationOut(Schema):
+    id: int
+    state: str
+    drop_reason: str = ""
