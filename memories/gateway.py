@@ -435,6 +435,9 @@ class LocalGateway:
             raise LLMNotConfigured("Set LLM_BASE_URL to extract memories from conversations.")
         result = self._run(self.memory.add, messages, user_id=namespace, metadata=dict(metadata or {}),
                            infer=True, prompt=prompt or None)
+        # Mem0 keeps the raw conversation in its messages table; the child's words are not
+        # kept once the memories are extracted.
+        self._purge_history([], namespace=namespace)
         return [r["id"] for r in result.get("results", []) if r.get("event") == "ADD"]
 
     def bulk_insert(self, namespace: str, texts: list[str], *, metadata: dict | None = None,
@@ -522,6 +525,8 @@ class LocalGateway:
         ids = sorted({str(i) for i in memory_ids})
         _ = self.memory  # the history DB exists once Mem0 is built
         with sqlite3.connect(self.history_db, timeout=30) as db:
+            # Deleted rows' text is overwritten, not left in free pages of the file.
+            db.execute("PRAGMA secure_delete = ON")
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 db.execute(f"DELETE FROM history WHERE memory_id IN ({','.join('?' * len(chunk))})", chunk)
@@ -529,8 +534,6 @@ class LocalGateway:
                 # user_id sorts last in Mem0's session scope, so it is the scope or its suffix.
                 db.execute("DELETE FROM messages WHERE session_scope = ? OR session_scope LIKE ?",
                            [f"user_id={namespace}", f"%&user_id={namespace}"])
-        with sqlite3.connect(self.history_db, timeout=30) as db:
-            db.execute("VACUUM")  # deleted rows' text must not linger in free pages
 
     def traces(self, namespace: str, *, marker: str | None = None, memory_ids: Iterable[str] = ()) -> dict:
         """What is left of a namespace in every store (purge verification)."""

@@ -142,6 +142,8 @@ def test_extraction_in_process_with_the_llm_stand_in(family, toy, llm, gw):
     conversations.conversation_extract(pk)
     conversation = Conversation.objects.get(pk=pk)
     assert (conversation.state, conversation.memories_added, conversation.messages) == ("done", 2, [])
+    # Neither our row nor Mem0's messages table keeps the child's words after extraction.
+    assert gw.traces(family.device_a.namespace, marker="volcano")["marker_messages"] == 0
     texts = {r.text: r for r in gw.list([family.device_a.namespace]).items}
     assert "User says: Yes and I love dinosaurs too" in texts
     record = texts["User says: I built a volcano with my friend Arjun"]
