@@ -3,14 +3,13 @@ conversations to learn from (accepted at once, extracted by a task, raw words de
 
 An accepted conversation is never lost: its row keeps the messages until Mem0 has
 extracted from them; Mem0 or the LLM failing leaves it ``failed`` for the retry and the
-sweep (``stale_ids``), and a missing LLM configuration is said plainly in ``last_error``."""
+sweep (``outbox.stale_ids``), and a missing LLM configuration is said plainly in ``last_error``."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -209,13 +208,3 @@ def _categorise(ids: list[str], agent) -> None:
         log.warning("categorising new memories failed", exc_info=True)
 
 
-def stale_ids() -> list[int]:
-    """Conversations a dead worker, a lost message or a long outage left behind."""
-    from django.db.models import Q
-
-    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
-    stuck = Q(state=State.RUNNING, updated_at__lt=cutoff - timedelta(minutes=10))
-    waiting = Q(state__in=[State.PENDING, State.FAILED], updated_at__lt=cutoff)
-    ids = list(Conversation.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
-    Conversation.objects.filter(pk__in=ids, state=State.RUNNING).update(state=State.FAILED, updated_at=timezone.now())
-    return ids

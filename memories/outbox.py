@@ -51,14 +51,15 @@ def mark_failed(row: Outbox, error: Exception) -> None:
                                             last_error=message[:500], updated_at=timezone.now())
 
 
-def stale_ids() -> list[int]:
-    """Rows the worker never finished: pending or failed for a while, or stuck running."""
+def stale_ids(model=Outbox) -> list[int]:
+    """Rows of a queue table (``Outbox``, ``Conversation``, ``Job``: a ``state`` and an
+    ``updated_at``) that a dead worker or a lost message left behind: pending or failed for
+    a while, or stuck running. Stuck rows become claimable again."""
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
     stuck = Q(state=State.RUNNING, updated_at__lt=cutoff - timedelta(minutes=10))
     waiting = Q(state__in=[State.PENDING, State.FAILED], updated_at__lt=cutoff)
-    ids = list(Outbox.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
-    # A row stuck in "running" lost its worker: make it claimable again.
-    Outbox.objects.filter(pk__in=ids, state=State.RUNNING).update(state=State.FAILED, updated_at=timezone.now())
+    ids = list(model.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
+    model.objects.filter(pk__in=ids, state=State.RUNNING).update(state=State.FAILED, updated_at=timezone.now())
     return ids
 
 

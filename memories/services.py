@@ -266,14 +266,6 @@ def job_claim(job_id: int) -> Job | None:
     return Job.objects.select_related("child", "created_by").filter(pk=job_id, child__isnull=False).first()
 
 
-def jobs_stale_ids() -> list[int]:
-    """Jobs whose task message was lost or whose worker died: the sweep sends them again."""
-    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
-    waiting = Job.objects.filter(state__in=[Job.State.PENDING, Job.State.FAILED], updated_at__lt=cutoff)
-    stuck = Job.objects.filter(state=Job.State.RUNNING, updated_at__lt=timezone.now() - STALE_RUNNING)
-    return list((waiting | stuck).values_list("pk", flat=True)[:100])
-
-
 def job_run(job_id: int) -> None:
     job = job_claim(job_id)
     if job is None:

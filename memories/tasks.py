@@ -29,16 +29,16 @@ def outbox_process(outbox_id: int) -> None:
 
 @shared_task
 def outbox_sweep() -> int:
-    """Re-enqueue what a dead worker or a lost message left behind."""
-    from memories import services
+    """Re-enqueue what a dead worker, a lost message or a long outage left behind: profile
+    pushes, parents' jobs and accepted conversations."""
+    from memories.models import Conversation, Job
 
-    ids = outbox.stale_ids()
-    for pk in ids:
-        outbox_process.delay(pk)
-    job_ids = services.jobs_stale_ids()
-    for pk in job_ids:
-        job_run.delay(pk)
-    return len(ids) + len(job_ids)
+    count = 0
+    for model, task in ((Outbox, outbox_process), (Job, job_run), (Conversation, conversation_extract)):
+        for pk in outbox.stale_ids(model):
+            task.delay(pk)
+            count += 1
+    return count
 
 
 @shared_task
@@ -94,14 +94,3 @@ def conversation_extract(conversation_id: int) -> None:
     from memories import conversations
 
     conversations.conversation_extract(conversation_id)
-
-
-@shared_task
-def conversations_sweep() -> int:
-    """Re-enqueue conversations left pending or failed (an outage, a missing LLM, a dead worker)."""
-    from memories import conversations
-
-    ids = conversations.stale_ids()
-    for pk in ids:
-        conversation_extract.delay(pk)
-    return len(ids)

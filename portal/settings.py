@@ -213,7 +213,6 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "memories.tasks.outbox_sweep", "schedule": timedelta(minutes=1)},
     "push-birthdays": {"task": "memories.tasks.profiles_push_age_changes", "schedule": timedelta(hours=24)},
     "expire-exports": {"task": "memories.tasks.exports_expire", "schedule": timedelta(hours=1)},
-    "sweep-conversations": {"task": "memories.tasks.conversations_sweep", "schedule": timedelta(minutes=1)},
 }
 
 # Mem0

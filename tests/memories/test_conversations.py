@@ -193,7 +193,7 @@ def test_mem0_down_keeps_the_conversation_and_completes_it_later(
     # Mem0 is back: a healthy worker, and the sweep re-enqueues what was left.
     start_worker(LLM_BASE_URL=fake_llm.base_url)
     settings.OUTBOX_STALE_SECONDS = 0
-    assert tasks.conversations_sweep() >= 1
+    assert tasks.outbox_sweep() >= 1
     wait_for(lambda: Conversation.objects.get(pk=pk).state == "done", timeout=120)
     done = Conversation.objects.get(pk=pk)
     assert done.messages == [] and done.memories_added == 2

@@ -64,7 +64,6 @@ def test_birthdays_today_are_pushed_daily(family):
 
 def test_sweep_sends_jobs_again_when_their_message_was_lost(family, settings):
     from memories.models import Job
-    from memories.services import jobs_stale_ids
 
     settings.OUTBOX_STALE_SECONDS = 60
     lost = Job.objects.create(kind=Job.Kind.EXPORT_JSON, household=family.household_a, child=family.child_a)
@@ -72,5 +71,5 @@ def test_sweep_sends_jobs_again_when_their_message_was_lost(family, settings):
     done = Job.objects.create(kind=Job.Kind.EXPORT_JSON, household=family.household_a, child=family.child_a,
                               state=Job.State.DONE)
     Job.objects.filter(pk__in=[lost.pk, done.pk]).update(updated_at=timezone.now() - timedelta(minutes=5))
-    ids = jobs_stale_ids()
+    ids = outbox.stale_ids(Job)
     assert lost.pk in ids and fresh.pk not in ids and done.pk not in ids
