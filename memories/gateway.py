@@ -401,12 +401,12 @@ class LocalGateway:
 
         def run():
             with self._cursor() as cur:
+                # OFFSET 0 fences the subquery: the planner cannot turn the ORDER BY into an
+                # HNSW index scan filtered afterwards, so ranking is exact within the namespaces.
                 cur.execute(
-                    f'WITH scoped AS MATERIALIZED (SELECT id, vector, payload FROM "{self.collection}" '
-                    f"WHERE {where}) "
-                    "SELECT id, payload, 1 - (vector <=> %s::vector) AS score FROM scoped "
-                    "ORDER BY vector <=> %s::vector LIMIT %s",
-                    [*params, vector, vector, limit],
+                    f'SELECT id, payload, 1 - distance FROM (SELECT id, payload, vector <=> %s::vector AS distance '
+                    f'FROM "{self.collection}" WHERE {where} OFFSET 0) AS scoped ORDER BY distance LIMIT %s',
+                    [vector, *params, limit],
                 )
                 return cur.fetchall()
 

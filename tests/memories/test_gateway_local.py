@@ -79,3 +79,29 @@ def test_purge_namespace_erases_everything_but_nothing_else(gw, count):
     assert gw.traces(ns, memory_ids=ids)["vectors"] == 0
     assert gw.traces(ns, memory_ids=ids)["history"] == 0
     assert gw.get(keep.id) is not None
+
+
+def test_scoped_search_is_exact_next_to_a_large_store(gw):
+    """HNSW-then-filter starves a small namespace in a big table; ours ranks exactly."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+
+    def unit(n):
+        v = rng.standard_normal((n, 384)).astype("float32")
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    for i in range(6):
+        gw.bulk_insert(unique_mac(), [f"other {i}-{j}" for j in range(500)], vectors=unit(500).tolist())
+    ns = unique_mac()
+    mine = unit(40)
+    ids = gw.bulk_insert(ns, [f"mine {j}" for j in range(40)], vectors=mine.tolist())
+    query = mine[7] + 0.3 * unit(1)[0]
+    expected = [ids[i] for i in np.argsort(-(mine @ query))[:10]]
+    gw.embed = lambda text: query.tolist()  # the query vector itself, instead of a text's
+    try:
+        got = gw.search([ns], "anything", limit=10)
+    finally:
+        del gw.embed
+    assert [r.id for r in got] == expected
+    assert all(r.namespace == ns for r in got)
