@@ -37,6 +37,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            # A terminal (or a wrapper) may deliver Ctrl-C more than once: finish stopping.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             for p in processes:
                 if p.poll() is None:
                     p.send_signal(signal.SIGTERM)
