@@ -45,13 +45,14 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.clean()
-        moved = change and "child" in form.changed_data and form.initial.get("child") is not None
-        if moved:
-            obj.memory_reset_pending = True
+        if change and "child" in form.changed_data:
+            # A move goes through the same service as the parent's: erase, then push.
+            new_child, obj.child = obj.child, Device.objects.get(pk=obj.pk).child
+            super().save_model(request, obj, form, change)
+            services.device_assign(actor=request.user, device=obj, child=new_child, erase_confirmed=True)
+            return
         super().save_model(request, obj, form, change)
-        if moved:
-            outbox.device_reset_enqueue(obj)
-        elif obj.child_id:
+        if obj.child_id:
             outbox.profile_push_enqueue(obj.child)
 
 

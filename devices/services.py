@@ -71,12 +71,6 @@ def child_update(*, actor, child: ChildProfile, **fields) -> ChildProfile:
     return child
 
 
-def device_learned_count(device: Device) -> int:
-    from memories import gateway
-
-    return gateway.get().count([device.namespace], exclude_kinds=["child_profile"])
-
-
 @transaction.atomic
 def device_register(*, actor, household: Household, mac: str, name: str = "",
                     child: ChildProfile | None = None, agent: Agent | None = None) -> Device:

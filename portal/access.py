@@ -42,9 +42,6 @@ def role_of(user) -> str | None:
     return role
 
 
-def is_staff_role(user) -> bool:
-    return role_of(user) in STAFF_ROLES
-
 
 def role_required(*roles):
     """Login first (anonymous → login page), then the role (wrong role → 403, audited)."""

@@ -31,7 +31,8 @@ def users(request):
         people = people.filter(Q(groups__name__in=["Support", "Admin"]) | Q(is_superuser=True)).distinct()
     page = Paginator(people, 50).get_page(request.GET.get("page"))
     rows = [(person, role_of(person)) for person in page]
-    return render(request, "portal/users.html", {"page": page, "rows": rows, "query": query, "roles": Role.choices})
+    return render(request, "portal/users.html", {"page": page, "rows": rows, "query": query, "roles": Role.choices,
+                                                "pager_extra": "&" + urlencode({"q": query}) if query else ""})
 
 
 @require_POST
