@@ -1,12 +1,21 @@
 """Login with a brake on guessing: after ``LOGIN_MAX_FAILURES`` failed attempts for one
 username from one address (or ``LOGIN_MAX_FAILURES_PER_USER`` from anywhere) within
 ``LOGIN_FAILURE_WINDOW`` seconds, the form refuses to check passwords until the window
-has passed. Counters live in the shared cache, so every web process sees them."""
+has passed. Password-reset requests have their own brake, per address and per client.
+Counters live in the shared cache, so every web process sees them.
+
+A username is counted as Django's login form cleans it before authenticating (stripped,
+NFKC: ``UsernameField``), then casefolded: "ｐarent@…" (a full-width p) logs in as
+"parent@…", so both spellings share one counter. (django-axes was considered and not
+adopted: see the README, "Login and password reset limits".)"""
 
 import hashlib
+import unicodedata
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import UsernameField
 from django.core.cache import cache
 
 from portal.access import public
@@ -16,6 +25,11 @@ LOGIN_MAX_FAILURES_PER_USER = getattr(settings, "LOGIN_MAX_FAILURES_PER_USER", 2
 LOGIN_FAILURE_WINDOW = getattr(settings, "LOGIN_FAILURE_WINDOW", 15 * 60)
 LOCKED_MESSAGE = ("Too many failed attempts. For your child's safety, logging in to this account is "
                   "paused for 15 minutes. You can reset your password meanwhile.")
+RESET_MAX_PER_ADDRESS = getattr(settings, "PASSWORD_RESET_MAX_PER_ADDRESS", 3)
+RESET_MAX_PER_CLIENT = getattr(settings, "PASSWORD_RESET_MAX_PER_CLIENT", 20)
+RESET_WINDOW = getattr(settings, "PASSWORD_RESET_WINDOW", 60 * 60)
+RESET_THROTTLED_MESSAGE = ("Too many requests for a new password. Please wait an hour before asking again; "
+                           "if the address belongs to an account, the links already sent still work.")
 
 
 def client_ip(request) -> str:
@@ -27,10 +41,27 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def login_name(raw: str) -> str:
+    """The account a typed username reaches: Django's own cleaning, then casefolded."""
+    max_length = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length
+    return UsernameField(max_length=max_length).to_python(raw or "").strip().casefold()
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()  # no emails or addresses in cache keys
+
+
+def _count(key: str, window: int) -> None:
+    if not cache.add(key, 1, window):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, window)
+
+
 def _keys(username: str, ip: str) -> tuple[str, str]:
-    name = (username or "").strip().casefold()
-    digest = lambda raw: hashlib.sha256(raw.encode()).hexdigest()  # noqa: E731  (no emails in cache keys)
-    return f"login-fail:{digest(name + '|' + ip)}", f"login-fail-user:{digest(name)}"
+    name = login_name(username)
+    return f"login-fail:{_digest(name + '|' + ip)}", f"login-fail-user:{_digest(name)}"
 
 
 def login_locked(username: str, ip: str) -> bool:
@@ -41,11 +72,7 @@ def login_locked(username: str, ip: str) -> bool:
 
 def login_failed(username: str, ip: str) -> None:
     for key in _keys(username, ip):
-        if not cache.add(key, 1, LOGIN_FAILURE_WINDOW):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, LOGIN_FAILURE_WINDOW)
+        _count(key, LOGIN_FAILURE_WINDOW)
 
 
 def login_succeeded(username: str, ip: str) -> None:
@@ -71,3 +98,32 @@ class RateLimitedLoginView(auth_views.LoginView):
 
 
 login_view = public(RateLimitedLoginView.as_view())
+
+
+def _reset_keys(email: str, ip: str) -> tuple[str, str]:
+    # PasswordResetForm matches addresses by NFKC + casefold: count them the same way.
+    address = unicodedata.normalize("NFKC", (email or "").strip()).casefold()
+    return f"reset-addr:{_digest(address)}", f"reset-client:{_digest(ip)}"
+
+
+def password_reset_allowed(email: str, ip: str) -> bool:
+    """Count one request; False when the address or the client asked too often. Known and
+    unknown addresses count alike, so the answer tells nobody whether an account exists."""
+    by_address, by_client = _reset_keys(email, ip)
+    counts = cache.get_many([by_address, by_client])
+    if counts.get(by_address, 0) >= RESET_MAX_PER_ADDRESS or counts.get(by_client, 0) >= RESET_MAX_PER_CLIENT:
+        return False
+    for key in (by_address, by_client):
+        _count(key, RESET_WINDOW)
+    return True
+
+
+class RateLimitedPasswordResetView(auth_views.PasswordResetView):
+    def form_valid(self, form):
+        if not password_reset_allowed(form.cleaned_data["email"], client_ip(self.request)):
+            context = self.get_context_data(form=form, throttled_message=RESET_THROTTLED_MESSAGE)
+            return self.render_to_response(context, status=429)
+        return super().form_valid(form)
+
+
+password_reset_view = public(RateLimitedPasswordResetView.as_view())

@@ -3,13 +3,14 @@ from django.urls import include, path
 
 from portal.access import restrict_admin_site
 from portal.api import api
-from portal.auth import login_view
+from portal.auth import login_view, password_reset_view
 
 restrict_admin_site(admin.site)  # admins only, before the admin URLs are built
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", login_view, name="login"),
+    path("accounts/password_reset/", password_reset_view, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("household/", include("devices.household_urls")),
     path("api/v1/", api.urls),

@@ -1,6 +1,7 @@
 """Login limiting, password reset by email, security settings, and check --deploy."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -91,3 +92,58 @@ def test_check_deploy_is_clean_with_production_settings():
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues" in output and "WARNING" not in output, output
+
+
+# -- every spelling Django logs in with shares one counter ------------------------------------
+
+FULL_WIDTH_P = "\uff50"  # "ｐ": NFKC makes it "p", as Django's login form does before authenticating
+
+
+def test_a_full_width_spelling_of_a_locked_username_is_locked_too(family, client):
+    url, name = reverse("login"), family.parent_a.username
+    variant = FULL_WIDTH_P + name[1:]
+    assert name.startswith("p") and variant != name
+    for _ in range(5):
+        client.post(url, {"username": name, "password": "wrong-password-1"})
+    locked = client.post(url, {"username": variant, "password": PASSWORD})
+    assert locked.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_guesses_under_different_spellings_add_up(family, client):
+    url, name = reverse("login"), family.parent_a.username
+    for spelling in (name, f"  {name} ", FULL_WIDTH_P + name[1:], name.upper(), name):
+        client.post(url, {"username": spelling, "password": "wrong-password-1"})
+    assert client.post(url, {"username": name, "password": PASSWORD}).status_code == 429
+
+
+# -- password reset requests are throttled per address and per client address -----------------
+
+def _reset(client, email, ip="127.0.0.1"):
+    return client.post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=ip)
+
+
+def test_password_reset_is_throttled_per_address_without_telling_who_exists(family, client):
+    for email in (family.parent_a.email, "nobody@example.test"):
+        statuses = [_reset(client, email).status_code for _ in range(3)]
+        assert statuses == [302, 302, 302]
+        refused = _reset(client, email)
+        assert refused.status_code == 429
+        assert "Too many requests for a new password" in refused.content.decode()
+    # The same wording, whether the account exists or not (no enumeration).
+    def page(email):
+        body = _reset(client, email).content.decode().replace(email, "X")
+        return re.sub(r'(X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]+', "", body)  # masked anew each time
+
+    assert page(family.parent_a.email) == page("nobody@example.test")
+    assert len(mail.outbox) == 3  # the refused requests sent nothing
+    # Other spellings of the address are the same address.
+    assert _reset(client, " " + family.parent_a.email.upper()).status_code == 429
+    assert _reset(client, family.parent_b.email).status_code == 302  # another address is not affected
+
+
+def test_password_reset_is_throttled_per_client_address(family, client):
+    for i in range(20):
+        assert _reset(client, f"someone{i}@example.test", ip="203.0.113.9").status_code == 302
+    assert _reset(client, family.parent_a.email, ip="203.0.113.9").status_code == 429
+    assert _reset(client, family.parent_a.email, ip="203.0.113.10").status_code == 302
+    assert len(mail.outbox) == 1
