@@ -3,27 +3,31 @@
 Every route takes a device or fleet token (``request.auth``) and answers 404 for a device
 the token does not cover, exactly as for one that does not exist."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+import re
+
 from django.http import Http404, HttpRequest
 from ninja import Header, Query, Router, Status
 
 from devices.models import Device, normalize_mac
 from devices.profile import profile_text
-from devices.tokens import DeviceTokenAuth
+from devices.tokens import DEVICE_AUTH
 from memories import conversations
 from memories.schemas import (
+    MAC_HELP,
+    MAC_PATTERN,
     ConfigOut,
     ContextOut,
     ContextQuery,
     ConversationIn,
     ConversationOut,
     ErrorOut,
+    MacPath,
 )
 from portal.errors import ApplicationError
 
-router = Router(tags=["toys"], auth=DeviceTokenAuth())
+router = Router(tags=["toys"], auth=DEVICE_AUTH)
 PROFILE_PLACEHOLDER = "{{child_profile}}"
-ERRORS = {401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
+ERRORS = {401: ErrorOut, 404: ErrorOut, 405: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
 
 
 class DeviceNotFound(Http404):
@@ -34,11 +38,9 @@ class DeviceNotFound(Http404):
 
 def device_for_token(request: HttpRequest, mac: str, *, bound: bool = True) -> Device:
     """The device behind a MAC, if the token covers it; bound to a child unless ``bound=False``."""
-    try:
-        mac = normalize_mac(mac)
-    except DjangoValidationError as exc:
-        raise ApplicationError(exc.messages[0], field="mac", code="invalid_mac") from None
-    device = Device.objects.select_related("agent", "child").filter(mac=mac).first()
+    if not re.fullmatch(MAC_PATTERN, mac):  # exactly what the OpenAPI document promises
+        raise ApplicationError(MAC_HELP, field="mac", code="invalid_mac")
+    device = Device.objects.select_related("agent", "child").filter(mac=normalize_mac(mac)).first()
     if device is None or not request.auth.covers(device):
         raise DeviceNotFound("No device with this MAC address.", "unknown_device")
     if bound and device.child is None:
@@ -47,7 +49,7 @@ def device_for_token(request: HttpRequest, mac: str, *, bound: bool = True) -> D
 
 
 @router.get("/devices/{mac}/config", response={200: ConfigOut, **ERRORS}, url_name="device_config")
-def device_config(request, mac: str):
+def device_config(request, mac: MacPath):
     """Everything a toy server needs at session start."""
     device = device_for_token(request, mac)
     child, agent = device.child, device.agent
@@ -68,7 +70,7 @@ def device_config(request, mac: str):
 
 
 @router.get("/devices/{mac}/memory-context", response={200: ContextOut, **ERRORS}, url_name="memory_context")
-def memory_context(request, mac: str, params: Query[ContextQuery]):
+def memory_context(request, mac: MacPath, params: Query[ContextQuery]):
     """The memories to inject into the prompt (never 🚫-rated ones); each one served is counted."""
     device = device_for_token(request, mac)
     records, reason = conversations.context_for(device, query=params.query, limit=params.limit)
@@ -79,12 +81,14 @@ def memory_context(request, mac: str, params: Query[ContextQuery]):
             "block": conversations.context_block(records)}
 
 
-@router.post("/devices/{mac}/conversations", response={200: ConversationOut, 202: ConversationOut, **ERRORS},
+@router.post("/devices/{mac}/conversations",
+             response={200: ConversationOut, 202: ConversationOut, 409: ErrorOut, **ERRORS},
              url_name="conversations")
-def conversation_post(request, mac: str, payload: ConversationIn,
+def conversation_post(request, mac: MacPath, payload: ConversationIn,
                       idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128)):
     """A finished session: answered at once (202); extraction runs in the background.
-    The same idempotency key again answers 200 with the first conversation."""
+    The same idempotency key again answers 200 with the first conversation; the same key
+    with other messages is refused (409 ``idempotency_conflict``)."""
     device = device_for_token(request, mac)
     key = payload.idempotency_key or idempotency_key or ""
     conversation, created = conversations.conversation_accept(

@@ -1,9 +1,19 @@
 """What the toy servers send and receive (``memories.api``). Every field is explicit."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from ninja import Field, Schema
+from ninja import Field, Path, Schema
+from pydantic import WithJsonSchema
+
+# The MAC spellings the API takes, exactly (memories.api.device_for_token checks this).
+MAC_PATTERN = (r"^(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}"
+               r"|[0-9A-Fa-f]{12})$")
+MAC_HELP = ("Enter a MAC address like aa:bb:cc:dd:ee:ff (12 hexadecimal digits, "
+            "optionally separated by ':' or '-').")
+MacPath = Annotated[str, WithJsonSchema({"type": "string", "pattern": MAC_PATTERN,
+                                         "examples": ["aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", "aabbccddeeff"]}),
+                    Path(description="The toy's MAC address: aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF or aabbccddeeff.")]
 
 MAX_MESSAGES = 200
 MAX_CONTENT = 8000

@@ -1,9 +1,10 @@
 """The one NinjaAPI (``/api/v1/``) and its error map.
 
-Every error is JSON ``{"detail": …, "code": …, "field": …}``: a domain refusal 400/422,
+Every error is JSON ``{"detail": …, "code": …, "field": …}``: a domain refusal 400/409/422,
 invalid input 422 (naming the field), unknown objects 404, Mem0 away 503 with
 ``Retry-After``, bodies over ``API_MAX_BODY_BYTES`` 413 (checked by
-``BodySizeLimitMiddleware`` before anything reads the body)."""
+``BodySizeLimitMiddleware`` before anything reads the body), a method a route does not
+take 405 with ``Allow`` (ninja answers that one in plain text: ``ApiMethodNotAllowedMiddleware``)."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -92,6 +93,26 @@ def _too_large_response() -> JsonResponse:
     limit = settings.API_MAX_BODY_BYTES
     return JsonResponse({"detail": f"The body is larger than {limit} bytes.", "code": "too_large", "field": None},
                         status=413)
+
+
+class ApiMethodNotAllowedMiddleware:
+    """ninja answers a wrong method before any exception handler, in plain text: give it
+    the API's error shape (and keep ``Allow``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if (request.path.startswith("/api/") and response.status_code == 405
+                and not response.get("Content-Type", "").startswith("application/json")):
+            allowed = response.get("Allow", "")
+            methods = ", ".join(m.strip() for m in sorted(allowed.split(",")) if m.strip())
+            detail = f"{request.method} is not allowed here" + (f"; use {methods}." if methods else ".")
+            response = JsonResponse({"detail": detail, "code": "method_not_allowed", "field": None}, status=405)
+            if allowed:
+                response["Allow"] = allowed
+        return response
 
 
 class BodySizeLimitMiddleware:

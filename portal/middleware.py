@@ -1,3 +1,22 @@
+from django.utils.cache import add_never_cache_headers
+
+
+class NoStoreMiddleware:
+    """Nothing a logged-in person sees, and no API answer, is kept by a browser or a proxy:
+    a child's memories must not come back from a shared computer's cache after logout.
+    (The ``Cache-Control`` of ``never_cache``, for every such response in one place.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # The API is checked by path first: a toy server's call has no session to load.
+        if request.path.startswith("/api/") or request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response
+
+
 class ContentSecurityPolicyMiddleware:
     """Only our own scripts and styles run; no inline script, no third-party origin."""
 
