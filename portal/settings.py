@@ -1,8 +1,11 @@
-"""One settings module. Everything comes from the environment; the defaults are the
-embedded mode (PostgreSQL + pgvector in var/, local Mem0, no network)."""
+"""One settings module. It only reads the environment: it starts nothing and writes no file.
+
+The embedded mode (PostgreSQL + pgvector in var/, local Mem0, no network) is prepared by
+``portal.bootstrap.ensure_embedded_env()`` in manage.py, portal.wsgi, the Celery app and
+the test session: it starts the database and sets DATABASE_URL, CELERY_BROKER_URL,
+SECRET_KEY and PORTAL_EMBEDDED before Django reads this module."""
 
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -19,8 +22,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var")).resolve()
 os.environ.setdefault("MEM0_DIR", str(VAR_DIR / "mem0"))
-# Under pytest the defaults keep test data apart from the demo's (own history DB, broker).
-TESTING = "pytest" in sys.modules
 
 
 def env(name: str, default: str = "") -> str:
@@ -75,25 +76,17 @@ def database_from_url(url: str) -> dict:
 
 
 DATABASE_URL = env("DATABASE_URL")
-EMBEDDED = not DATABASE_URL
-if EMBEDDED:
-    from portal import embedded
-
-    DATABASE_URL = embedded.database_url(env("PORTAL_DB_NAME", "portal"))
+if not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: start through manage.py, portal.wsgi or `celery -A portal`, "
+        "which start the embedded database (portal/bootstrap.py), or set it")
+# The database is the embedded one in var/pg (set by portal/bootstrap.py): development defaults.
+EMBEDDED = env_bool("PORTAL_EMBEDDED", False)
 
 DEBUG = env_bool("DEBUG", EMBEDDED)
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
-    if not EMBEDDED:
-        raise ImproperlyConfigured("SECRET_KEY must be set outside the embedded mode")
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        from django.core.management.utils import get_random_secret_key
-
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(get_random_secret_key())
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    raise ImproperlyConfigured("SECRET_KEY must be set outside the embedded mode")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if EMBEDDED else "")
 
@@ -157,8 +150,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:  # personas are created per test; the production hasher is deliberately slow
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if env("PASSWORD_HASHERS"):  # the test session's fast one (tests/plugin.py); else Django's
+    PASSWORD_HASHERS = env_list("PASSWORD_HASHERS", "")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -195,14 +188,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "portal@localhost")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
 
-# Celery: the embedded PostgreSQL is the broker unless CELERY_BROKER_URL says otherwise.
-if env("CELERY_BROKER_URL"):
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL")
-elif EMBEDDED:
-    CELERY_BROKER_URL = "pgsqla+" + embedded.database_url(env("PORTAL_BROKER_DB_NAME", "celery_broker_test" if TESTING else "celery_broker")).replace(
-        "postgresql://", "postgresql+psycopg://", 1
-    )
-else:
+# Celery: in the embedded mode the broker is a database of the embedded PostgreSQL.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+if not CELERY_BROKER_URL:
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set when DATABASE_URL is set")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.25}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
@@ -221,7 +209,7 @@ CELERY_BEAT_SCHEDULE = {
 MEM0_API_KEY = env("MEM0_API_KEY")
 MEM0_HOST = env("MEM0_HOST")
 MEM0_COLLECTION = env("MEM0_COLLECTION", "memories")
-MEM0_HISTORY_DB = env("MEM0_HISTORY_DB", str(VAR_DIR / ("test_mem0_history.db" if TESTING else "mem0_history.db")))
+MEM0_HISTORY_DB = env("MEM0_HISTORY_DB", str(VAR_DIR / "mem0_history.db"))
 # Mem0's pgvector table lives in the portal's database unless this points elsewhere.
 MEM0_DATABASE_URL = env("MEM0_DATABASE_URL")
 MEM0_EMBEDDING_DIMS = 384
