@@ -1,4 +1,5 @@
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django_htmx.middleware import HtmxDetails
 
 
 class NoStoreMiddleware:
@@ -33,4 +34,29 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if not request.path.startswith("/api/"):
             response.setdefault("Content-Security-Policy", self.POLICY)
+        return response
+
+
+class PageRequest(HtmxDetails):
+    """An htmx history restore (Back to a URL htmx pushed, with no snapshot in the browser):
+    htmx swaps the whole body, so the views must answer the whole page, as for a plain GET."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class HtmxMiddleware:
+    """``request.htmx`` (django-htmx), with the two rules of every URL that answers a partial
+    for htmx and a page otherwise, kept here once instead of in each view: a history restore
+    is not an htmx request, and every page varies on ``HX-Request``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        details = HtmxDetails(request)
+        request.htmx = PageRequest(request) if details.history_restore_request else details
+        response = self.get_response(request)
+        if not request.path.startswith("/api/"):
+            patch_vary_headers(response, ("HX-Request",))
         return response

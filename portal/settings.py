@@ -116,7 +116,7 @@ MIDDLEWARE = [
     "portal.api.ApiMethodNotAllowedMiddleware",  # a wrong method on an API route: 405 in the API's JSON
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.HtmxMiddleware",  # django-htmx's, plus history restores and Vary: HX-Request
     "portal.middleware.ContentSecurityPolicyMiddleware",
 ]
 
