@@ -14,7 +14,7 @@ $(BIN)/python:
 # torch first: 2.13.0 is the CPU build on this machine; the rest resolves against it.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,s3]"
 	@touch $(STAMP)
 
 install: $(STAMP)

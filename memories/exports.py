@@ -30,13 +30,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from itertools import islice
-from pathlib import Path
 
-from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
 from devices.selectors import child_namespaces
@@ -150,15 +151,47 @@ def filename(child, fmt: str) -> str:
     return f"memories-{slug}-{timezone.localdate():%Y-%m-%d}.{fmt}"
 
 
+# -- export files: always through the "exports" storage (settings.STORAGES) ----------------
+# The file system under EXPORT_DIR by default, S3-compatible object storage by configuration:
+# a file written by one worker is served by any web host.
+
+def export_storage() -> Storage:
+    return storages["exports"]
+
+
 def write_file(child, fmt: str, on_progress: Progress = None) -> str:
-    """Write the export under EXPORT_DIR (atomically: a half-written file is never served)
-    and return its name there."""
-    directory = Path(settings.EXPORT_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.{fmt}"
-    partial = directory / f".{name}.part"
-    with open(partial, "w", encoding="utf-8", newline="") as out:
+    """Write the export to the storage and return its name there. It is spooled to a local
+    temporary file first, so the storage only ever holds complete files."""
+    with tempfile.TemporaryFile() as spool:
         for chunk in CHUNKS[fmt](child, on_progress):
-            out.write(chunk)
-    os.replace(partial, directory / name)
-    return name
+            spool.write(chunk.encode("utf-8"))
+        spool.seek(0)
+        return export_storage().save(f"{uuid.uuid4().hex}.{fmt}", File(spool))
+
+
+def export_file_open(name: str) -> File:
+    return export_storage().open(name, "rb")
+
+
+def export_file_exists(name: str) -> bool:
+    return bool(name) and export_storage().exists(name)
+
+
+def export_file_delete(name: str) -> None:
+    """Remove an export file; one that is already gone is fine (erasing may run twice)."""
+    if name:
+        export_storage().delete(name)
+
+
+def export_files_remove_older(cutoff: datetime) -> int:
+    """Remove files last written before ``cutoff`` (strays a crashed worker left)."""
+    storage, removed = export_storage(), 0
+    try:
+        _dirs, names = storage.listdir("")
+    except FileNotFoundError:  # nothing exported on this file system yet
+        return 0
+    for name in names:
+        if storage.get_modified_time(name) < cutoff:
+            storage.delete(name)
+            removed += 1
+    return removed

@@ -8,14 +8,13 @@ never memory text). Work that can be large becomes a ``Job`` run by a Celery tas
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from devices.selectors import child_namespaces
-from memories import categories, gateway, selectors
+from memories import categories, exports, gateway, selectors
 from memories.gateway import PARENT_KIND, PROFILE_KIND, Mem0Unavailable, MemoryRecord
 from memories.models import Job, MemoryChange, MemoryFeedback, MemoryUsage
 from portal.access import role_of
@@ -202,8 +201,7 @@ def exports_discard(child) -> None:
 
 
 def export_file_remove(job: Job) -> None:
-    if job.file_path:
-        (Path(settings.EXPORT_DIR) / job.file_path).unlink(missing_ok=True)
+    exports.export_file_delete(job.file_path)
     Job.objects.filter(pk=job.pk).update(state=Job.State.EXPIRED, file_path="", updated_at=timezone.now())
 
 
@@ -340,9 +338,5 @@ def exports_expire() -> int:
                    .exclude(state=Job.State.EXPIRED))
     for job in expired:
         export_file_remove(job)
-    directory = Path(settings.EXPORT_DIR)
-    cutoff = (timezone.now() - timedelta(hours=settings.EXPORT_TTL_HOURS)).timestamp()
-    for path in directory.iterdir() if directory.is_dir() else []:
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+    exports.export_files_remove_older(timezone.now() - timedelta(hours=settings.EXPORT_TTL_HOURS))
     return len(expired)

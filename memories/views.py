@@ -3,7 +3,6 @@ render (a partial for htmx) or redirect. Every memory id is checked against the 
 namespaces by the selector or service (404 for anyone else's)."""
 
 from functools import wraps
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -275,14 +274,13 @@ def job_detail(request, job_id):
 @parent_required
 def job_download(request, job_id):
     job = selectors.job_for(request.user, job_id)
-    path = Path(settings.EXPORT_DIR) / job.file_path if job.file_path else None
     usable = job.state == Job.State.DONE and job.expires_at and job.expires_at > timezone.now()
-    if not usable or path is None or not path.is_file():
+    if not usable or not exports.export_file_exists(job.file_path):
         return render(request, "memories/job_detail.html", {"job": job, "gone": True}, status=410)
     audit(actor=request.user, action="export.download", child=job.child, count=job.total, job_id=job.pk)
     fmt = "json" if job.kind == Job.Kind.EXPORT_JSON else "csv"
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=exports.filename(job.child, fmt),
-                        content_type=exports.CONTENT_TYPES[fmt])
+    return FileResponse(exports.export_file_open(job.file_path), as_attachment=True,
+                        filename=exports.filename(job.child, fmt), content_type=exports.CONTENT_TYPES[fmt])
 
 
 @require_GET

@@ -221,6 +221,30 @@ LLM_MODEL = env("LLM_MODEL", "gpt-4o-mini")
 DELETION_DUE_DAYS = env_int("DELETION_DUE_DAYS", 30)
 EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24)
 EXPORT_DIR = Path(env("EXPORT_DIR", str(VAR_DIR / "exports")))
+# Export files live in the "exports" storage: the file system under EXPORT_DIR, or an
+# S3-compatible bucket when EXPORT_S3_BUCKET is set (django-storages: `pip install .[s3]`).
+EXPORT_S3_BUCKET = env("EXPORT_S3_BUCKET")
+if EXPORT_S3_BUCKET:
+    EXPORTS_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": EXPORT_S3_BUCKET,
+        "location": env("EXPORT_S3_PREFIX", "exports"),
+        "endpoint_url": env("EXPORT_S3_ENDPOINT_URL") or None,
+        "region_name": env("EXPORT_S3_REGION") or None,
+        "access_key": env("EXPORT_S3_ACCESS_KEY_ID") or None,  # unset: boto3's own chain (roles…)
+        "secret_key": env("EXPORT_S3_SECRET_ACCESS_KEY") or None,
+        "default_acl": None,  # the bucket's policy: private
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }}
+else:
+    EXPORTS_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {
+        "location": str(EXPORT_DIR), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700,
+    }}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": EXPORTS_STORAGE,
+}
 OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 120)
 # The toy servers' API refuses bodies over this (413); forms get a little more.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)

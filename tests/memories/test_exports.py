@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -107,12 +109,81 @@ def test_download_of_an_unfinished_job_is_refused(family, login):
     assert login(family.parent_a).get(reverse("memories:download", args=[job.pk])).status_code == 410
 
 
-def test_expiry_removes_stray_old_files(db, settings, tmp_path):
-    settings.EXPORT_DIR = tmp_path
-    old, fresh = tmp_path / ".abc.json.part", tmp_path / "new.json"
-    old.write_text("x")
-    fresh.write_text("y")
+# -- the "exports" storage (settings.STORAGES): every write, read, download and removal ----------
+
+@pytest.fixture
+def export_store(settings, tmp_path):
+    """The exports storage on the file system in a temp dir, apart from EXPORT_DIR: code
+    that went to EXPORT_DIR on this host's disk instead of the storage finds nothing there."""
+    settings.EXPORT_DIR = tmp_path / "this-hosts-export-dir"
+    location = tmp_path / "storage"
+    settings.STORAGES = {**settings.STORAGES, "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}}
+    return location
+
+
+def _finished_job(family, name):
+    return Job.objects.create(kind=Job.Kind.EXPORT_JSON, household=family.household_a, child=family.child_a,
+                              created_by=family.parent_a, state=Job.State.DONE, file_path=name, total=1,
+                              expires_at=timezone.now() + timedelta(hours=1))
+
+
+def test_an_export_is_written_served_and_removed_through_the_storage(family, remember, login, export_store):
+    remember("Rahul likes kites")
+    name = exports.write_file(family.child_a, "json")
+    assert (export_store / name).is_file() and exports.export_file_exists(name)
+    assert not Path(settings.EXPORT_DIR).exists()
+    job = _finished_job(family, name)
+    response = login(family.parent_a2).get(reverse("memories:download", args=[job.pk]))
+    assert response.status_code == 200
+    assert json.loads(b"".join(response.streaming_content))["memories"][0]["text"] == "Rahul likes kites"
+    services.exports_discard(family.child_a)
+    assert not (export_store / name).exists() and not exports.export_file_exists(name)
+    assert Job.objects.get(pk=job.pk).state == Job.State.EXPIRED
+    exports.export_file_delete(name)  # already gone: fine (an erase may run twice)
+
+
+def test_a_download_comes_from_the_storage_whichever_host_wrote_it(family, login, export_store):
+    """A worker on another host saved the file: this web host's disk never had it."""
+    name = exports.export_storage().save("from-another-host.json", io.BytesIO(b'{"memory_count": 0}'))
+    job = _finished_job(family, name)
+    response = login(family.parent_a).get(reverse("memories:download", args=[job.pk]))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b'{"memory_count": 0}'
+    exports.export_file_delete(name)
+    assert login(family.parent_a).get(reverse("memories:download", args=[job.pk])).status_code == 410
+
+
+def test_expiry_removes_expired_and_stray_old_files_from_the_storage(family, export_store):
+    storage = exports.export_storage()
+    expired = _finished_job(family, storage.save("expired.json", io.BytesIO(b"x")))
+    Job.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    stray, fresh = storage.save(".abc.json.part", io.BytesIO(b"x")), storage.save("new.json", io.BytesIO(b"y"))
     past = (timezone.now() - timedelta(hours=settings.EXPORT_TTL_HOURS + 1)).timestamp()
-    os.utime(old, (past, past))
-    services.exports_expire()
-    assert not old.exists() and fresh.exists()
+    os.utime(export_store / stray, (past, past))
+    assert services.exports_expire() == 1
+    assert not storage.exists("expired.json") and not storage.exists(stray) and storage.exists(fresh)
+    assert Job.objects.get(pk=expired.pk).state == Job.State.EXPIRED
+
+
+def _exports_storage_in_a_fresh_process(**env) -> dict:
+    code = ("import json, sys, django; django.setup(); from django.core.files.storage import storages; "
+            "s = storages['exports']; print(json.dumps({'class': type(s).__module__ + '.' + type(s).__name__, "
+            "'location': str(s.location), 'bucket': getattr(s, 'bucket_name', None), "
+            "'endpoint': getattr(s, 'endpoint_url', None), 'region': getattr(s, 'region_name', None), "
+            "'boto_imported': 'boto3' in sys.modules}))")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EXPORT_")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
+                            env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", **env}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_exports_storage_is_the_file_system_by_default_and_s3_by_configuration(tmp_path):
+    local = _exports_storage_in_a_fresh_process(EXPORT_DIR=str(tmp_path))
+    assert local["class"] == "django.core.files.storage.filesystem.FileSystemStorage"
+    assert local["location"] == str(tmp_path) and not local["boto_imported"]
+    s3 = _exports_storage_in_a_fresh_process(
+        EXPORT_S3_BUCKET="portal-exports", EXPORT_S3_ENDPOINT_URL="http://127.0.0.1:9", EXPORT_S3_REGION="eu-west-1",
+        EXPORT_S3_ACCESS_KEY_ID="key", EXPORT_S3_SECRET_ACCESS_KEY="secret")
+    assert s3 == {"class": "storages.backends.s3.S3Storage", "location": "exports", "bucket": "portal-exports",
+                  "endpoint": "http://127.0.0.1:9", "region": "eu-west-1", "boto_imported": True}

@@ -54,6 +54,7 @@ def test_an_export_download_is_not_stored(family, login):
     response = login(family.parent_a).get(reverse("memories:download", args=[job.pk]))
     assert response.status_code == 200 and _no_store(response)
     b"".join(response.streaming_content)
+    exports.export_file_delete(name)
 
 
 def test_api_answers_are_not_stored(family, toy):
