@@ -1,8 +1,11 @@
 """Memory categories a parent understands, assigned without an LLM.
 
 A memory's category is the ``category`` key of its Mem0 metadata. When the portal writes
-a memory, or first lists one that has none, the category is the one whose description is
-closest (cosine similarity) to the memory's embedding, from the local embedder. Admins
+a memory (a parent's add or correction, an extraction) the category is the one whose
+description is closest (cosine similarity) to the memory's embedding, from the local
+embedder. Memories still without one (an extraction whose categorising failed, older data)
+get theirs from the ``memories_categorise`` task, never from a page read; the list shows
+them as uncategorised meanwhile. Admins
 rename or extend the list per agent (``Agent.categories``: ``[{key, label, description}]``).
 """
 
@@ -18,6 +21,7 @@ from memories import gateway
 from memories.gateway import PROFILE_KIND, MemoryRecord
 
 PROFILE_KEY = "profile"  # what devices.profile gives the profile memory
+CATEGORISE_BATCH = 500  # memories embedded and written per round trip
 
 
 @dataclass(frozen=True)
@@ -100,3 +104,16 @@ def categorise_missing(records: list[MemoryRecord], categories: tuple[Category, 
     gateway.get().set_metadata_many({memory_id: {"category": key} for memory_id, key in assigned.items()})
     return [replace(r, metadata={**r.metadata, "category": assigned[r.id]}) if r.id in assigned else r
             for r in records]
+
+
+def memories_categorise(*, child) -> int:
+    """Categorise every memory of the child that has none (the task's work: idempotent, a
+    second run finds nothing). Returns how many memories got a category."""
+    from devices.selectors import child_namespaces
+
+    missing = [r for r in gateway.get().iter_all(child_namespaces(child))
+               if not r.category and r.kind != PROFILE_KIND]
+    cats = for_child(child)
+    for start in range(0, len(missing), CATEGORISE_BATCH):
+        categorise_missing(missing[start : start + CATEGORISE_BATCH], cats)
+    return len(missing)

@@ -173,7 +173,7 @@ def conversation_extract(conversation_id: int) -> None:
         _fail(conversation, f"{type(exc).__name__}: extraction failed, retrying later.")
         raise
     _done(conversation, device, ids)
-    _categorise(ids, agent)
+    _categorise(ids, agent, device.child_id)
 
 
 def _done(conversation: Conversation, device: Device, ids: list[str]) -> None:
@@ -189,7 +189,7 @@ def _done(conversation: Conversation, device: Device, ids: list[str]) -> None:
             last_error="", updated_at=now)
 
 
-def _categorise(ids: list[str], agent) -> None:
+def _categorise(ids: list[str], agent, child_id: int | None) -> None:
     """Tag the new memories with the agent's categories, when that module offers it.
     Best effort: the memories exist already, so a failure here must not re-extract."""
     if not ids:
@@ -204,7 +204,11 @@ def _categorise(ids: list[str], agent) -> None:
         gw = gateway.get()
         records = [r for r in (gw.get(i) for i in ids) if r is not None]
         categories.categorise_missing(records, categories.from_agent(agent.categories if agent else None))
-    except Exception:
+    except Exception:  # the memories_categorise task gives them one (retried, with backoff)
         log.warning("categorising new memories failed", exc_info=True)
+        if child_id is not None:
+            from memories.tasks import memories_categorise
+
+            memories_categorise.delay_on_commit(child_id)
 
 

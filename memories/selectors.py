@@ -86,6 +86,13 @@ class TimelineEntry:
         return EVENT_LABELS.get(self.event, self.event)
 
 
+UNCATEGORISED = "Uncategorised"  # until the memories_categorise task gives it one
+
+
+def _category_label(record: MemoryRecord, category_labels: dict[str, str]) -> str:
+    return category_labels.get(record.category, record.category) if record.category else UNCATEGORISED
+
+
 def memory_items(child, records: list[MemoryRecord], category_labels: dict[str, str]) -> list[MemoryItem]:
     """Records with their device, rating reason and usage (two queries for a page)."""
     ids = [r.id for r in records]
@@ -97,7 +104,7 @@ def memory_items(child, records: list[MemoryRecord], category_labels: dict[str, 
         .values("memory_id").annotate(uses=Sum("count"), last=Max("last_used_at"))
     }
     return [
-        MemoryItem(record=r, category_label=category_labels.get(r.category or "", r.category or "—"),
+        MemoryItem(record=r, category_label=_category_label(r, category_labels),
                    device=devices.get(r.namespace, r.namespace), feedback=feedback.get(r.id),
                    uses=usage.get(r.id, {}).get("uses", 0), last_used_at=usage.get(r.id, {}).get("last"))
         for r in records

@@ -94,3 +94,27 @@ def conversation_extract(conversation_id: int) -> None:
     from memories import conversations
 
     conversations.conversation_extract(conversation_id)
+
+
+@shared_task(**RETRY)
+def memories_categorise(child_id: int) -> int:
+    """A category for each of the child's memories that has none (the list page shows them
+    as uncategorised until then). Idempotent; a deleted child ends quietly."""
+    from devices.models import ChildProfile
+    from memories import categories
+
+    child = ChildProfile.objects.filter(pk=child_id).first()
+    return 0 if child is None else categories.memories_categorise(child=child)
+
+
+@shared_task
+def memories_categorise_sweep() -> int:
+    """Daily: whatever is still uncategorised (a writer whose categorising failed, older
+    data) gets a category; children with nothing missing cost one scan of their memories."""
+    from devices.models import ChildProfile
+
+    count = 0
+    for child_id in ChildProfile.objects.values_list("pk", flat=True).iterator():
+        memories_categorise.delay(child_id)
+        count += 1
+    return count

@@ -76,7 +76,6 @@ def memory_list(request, child_id):
         page = selectors.child_memory_page(child, selectors.page_number(request.GET.get("page")), flt=flt,
                                            namespaces=namespaces)
         records = page.items
-    records = categories.categorise_missing(records, cats)
     items = selectors.memory_items(child, records, categories.labels(cats))
     return render(request, _partial(request, LIST, "results"), {
         "child": child, "form": form, "page": page, "items": items, "query": query, "categories": cats,

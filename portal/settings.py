@@ -203,6 +203,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "memories.tasks.outbox_sweep", "schedule": timedelta(minutes=1)},
     "push-birthdays": {"task": "memories.tasks.profiles_push_age_changes", "schedule": timedelta(hours=24)},
     "expire-exports": {"task": "memories.tasks.exports_expire", "schedule": timedelta(hours=1)},
+    "categorise-memories": {"task": "memories.tasks.memories_categorise_sweep", "schedule": timedelta(hours=24)},
 }
 
 # Mem0

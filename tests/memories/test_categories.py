@@ -2,7 +2,8 @@
 
 from django.urls import reverse
 
-from memories import categories
+from devices.selectors import child_namespaces
+from memories import categories, tasks
 from memories.gateway import ListFilter
 
 
@@ -25,12 +26,16 @@ def test_an_agent_can_rename_and_extend_the_list(family):
     assert categories.from_agent([]) == categories.DEFAULTS
 
 
-def test_first_listing_assigns_missing_categories_in_mem0(family, gw, login):
-    ns = family.device_a.namespace
+def test_missing_categories_come_from_the_task_not_from_the_list(family, gw, login):
+    ns = child_namespaces(family.child_a)[0]
     gw.bulk_insert(ns, ["Her little brother is called Leo", "She loves drawing horses"],
                    vectors=[[1.0] + [0.0] * 383] * 2)
     assert gw.list([ns], flt=ListFilter(categories=("other",))).total == 2  # none yet
     body = login(family.parent_a).get(reverse("memories:list", args=[family.child_a.pk])).content.decode()
-    assert "Family &amp; friends" in body
+    assert body.count('<option value="" selected>Uncategorised</option>') == 2
+    assert {m.category for m in gw.list([ns]).items} == {None}  # the page wrote nothing
+    tasks.memories_categorise(family.child_a.pk)
     stored = {m.text: m.category for m in gw.list([ns]).items}
     assert stored == {"Her little brother is called Leo": "family_friends", "She loves drawing horses": "interests"}
+    body = login(family.parent_a).get(reverse("memories:list", args=[family.child_a.pk])).content.decode()
+    assert "Uncategorised" not in body
