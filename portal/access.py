@@ -89,12 +89,6 @@ def scope_to_households(queryset, user, *, field: str = "household"):
     return queryset.none()
 
 
-def visible_households(user):
-    from devices.models import Household
-
-    return scope_to_households(Household.objects.all(), user, field="")
-
-
 # -- roles (admins assign them) -------------------------------------------------------
 
 def role_assign(*, actor, user, role: str) -> None:
