@@ -30,7 +30,7 @@ class CeleryWorker:
                  timeout: float = 120):
         env = {**os.environ, "DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY,
                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_QUEUE": queue,
-               "MEM0_HISTORY_DB": settings.MEM0_HISTORY_DB, "DEBUG": "true",
+               "DEBUG": "true",
                "LLM_BASE_URL": settings.LLM_BASE_URL, "EXPORT_DIR": str(settings.EXPORT_DIR),
                **(extra_env or {})}
         pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]

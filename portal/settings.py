@@ -210,8 +210,8 @@ CELERY_BEAT_SCHEDULE = {
 MEM0_API_KEY = env("MEM0_API_KEY")
 MEM0_HOST = env("MEM0_HOST")
 MEM0_COLLECTION = env("MEM0_COLLECTION", "memories")
-MEM0_HISTORY_DB = env("MEM0_HISTORY_DB", str(VAR_DIR / "mem0_history.db"))
-# Mem0's pgvector table lives in the portal's database unless this points elsewhere.
+# Mem0's tables (vectors, entities, history, messages) live in the portal's database unless
+# this points elsewhere.
 MEM0_DATABASE_URL = env("MEM0_DATABASE_URL")
 MEM0_EMBEDDING_DIMS = 384
 LLM_BASE_URL = env("LLM_BASE_URL")

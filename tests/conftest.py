@@ -6,10 +6,8 @@ import os
 import secrets
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from devices import services
@@ -31,20 +29,26 @@ def unique_mac() -> str:
 @pytest.fixture(scope="session", autouse=True)
 def _mem0_on_test_database(django_db_setup, django_db_blocker):
     """Mem0's tables live in the test database; start each session from empty ones and
-    close Mem0's pool before the test database is dropped."""
+    close Mem0's pool before the test database is dropped. When no test of the session
+    uses the database there is none: then nothing is touched (not the developer's)."""
+    from django.db import connection
+
+    if connection.settings_dict["NAME"] != connection.settings_dict["TEST"]["NAME"]:
+        yield None
+        return
     with django_db_blocker.unblock():
         gw = gateway_module.LocalGateway()
         gateway_module.reset_for_tests(gw)
-        Path(settings.MEM0_HISTORY_DB).unlink(missing_ok=True)
         with gw._cursor(commit=True) as cur:
-            cur.execute(f'TRUNCATE "{gw.collection}", "{gw.entities}"')
+            cur.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in gw.tables))
     yield gw
     gw.close()
     gateway_module.reset_for_tests(None)
 
 
 @pytest.fixture
-def gw(_mem0_on_test_database):
+def gw(_mem0_on_test_database, db):
+    """The session's local gateway (``db``: so the session has a test database)."""
     return _mem0_on_test_database
 
 

@@ -2,10 +2,8 @@
 namespace, the memories shown, then nothing left behind."""
 
 import secrets
-import sqlite3
 
 import pytest
-from django.conf import settings as django_settings
 from django.urls import reverse
 
 from memories import playground
@@ -20,10 +18,11 @@ def playground_rows(gw, marker: str = "") -> dict:
     with gw._cursor() as cur:
         cur.execute(f"SELECT count(*) FROM \"{gw.collection}\" WHERE payload->>'user_id' LIKE 'playground-%%'")
         vectors = cur.fetchone()[0]
-    with sqlite3.connect(django_settings.MEM0_HISTORY_DB) as db:
-        messages = db.execute("SELECT count(*) FROM messages WHERE session_scope LIKE '%playground-%'").fetchone()[0]
-        history = db.execute("SELECT count(*) FROM history WHERE new_memory LIKE ? OR old_memory LIKE ?",
-                             [f"%{marker}%", f"%{marker}%"]).fetchone()[0] if marker else 0
+        cur.execute(f"SELECT count(*) FROM \"{gw.tables.messages}\" WHERE user_id LIKE 'playground-%%'")
+        messages = cur.fetchone()[0]
+        cur.execute(f"SELECT count(*) FROM \"{gw.tables.history}\" WHERE new_memory LIKE %s OR old_memory LIKE %s",
+                    [f"%{marker}%", f"%{marker}%"])
+        history = cur.fetchone()[0] if marker else 0
     return {"vectors": vectors, "messages": messages, "history": history}
 
 

@@ -13,11 +13,16 @@ reference), keeping memories in memory:
     PUT    /v1/memories/{id}/                text and/or the WHOLE metadata
     DELETE /v1/memories/{id}/
     DELETE /v1/memories/?user_id=            refuses to run without an entity
+    GET    /v1/entities/                     every entity of the project (``results``, as
+                                             ``MemoryClient.delete_users`` reads it)
+    DELETE /v2/entities/{type}/{name}/       an entity and its memories; 404 when unknown
     GET    /v1/memories/{id}/history/
     POST   /v1/feedback/
     PUT    /v1/batch/                        up to 1000 updates
 
-Every request needs ``Authorization: Token <api_key>`` (401 otherwise). ``unavailable``
+An entity (a ``user_id``…) exists from its first memory on and stays, with its name, after
+its memories are deleted, until it is deleted itself. Every request needs
+``Authorization: Token <api_key>`` (401 otherwise). ``unavailable``
 makes every answer a 503. There is no LLM: ``infer=True`` keeps each user message as one
 memory and records the call's ``custom_instructions`` on its event. Times advance one
 second per write and are given to the second with an offset, as the Platform lists them;
@@ -35,7 +40,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 ENTITIES = ("user_id", "agent_id", "app_id", "run_id")
 MAX_PAGE_SIZE = 200
@@ -73,6 +78,7 @@ class FakeMem0Platform:
         self.memories: dict[str, dict] = {}
         self.histories: dict[str, list[dict]] = {}
         self.events: dict[str, dict] = {}
+        self.entities: dict[tuple[str, str], dict] = {}  # (type, name) -> entity
         self.feedback: list[dict] = []
         self.requests: list[Seen] = []
         self.unavailable = False
@@ -164,6 +170,10 @@ class FakeMem0Platform:
             return routes[(method, path)]()
         if match := re.fullmatch(r"/v1/event/([^/]+)/", path):
             return self._event(match[1]) if method == "GET" else self._no_route()
+        if method == "GET" and path == "/v1/entities/":
+            return self._entities()
+        if match := re.fullmatch(r"/v2/entities/([^/]+)/([^/]+)/", path):
+            return self._delete_entity(match[1], unquote(match[2])) if method == "DELETE" else self._no_route()
         if match := re.fullmatch(r"/v1/memories/([^/]+)/history/", path):
             return self._history(match[1]) if method == "GET" else self._no_route()
         if one and method == "GET":
@@ -208,6 +218,9 @@ class FakeMem0Platform:
                   "expiration_date": None, "created_at": at, "updated_at": at}
         self.memories[memory["id"]] = memory
         self._log(memory, "ADD", None, text, at)
+        self.entities.setdefault(("user", user_id), {
+            "id": str(uuid.uuid4()), "name": user_id, "type": "user", "created_at": at, "updated_at": at,
+            "owner": "tests@example.com", "organization": "org_fake", "metadata": {}})
         return memory
 
     # -- endpoints -------------------------------------------------------------------
@@ -318,6 +331,20 @@ class FakeMem0Platform:
         for memory in [m for m in self.memories.values() if self._matches(m, scope)]:
             self._delete(memory["id"])
         return {"message": "Memories deleted successfully!"}
+
+    def _entities(self) -> dict:
+        shown = [{**entity, "total_memories": sum(1 for m in self.memories.values()
+                                                  if m.get(f"{entity['type']}_id") == entity["name"])}
+                 for entity in self.entities.values()]
+        return {"count": len(shown), "results": shown}
+
+    def _delete_entity(self, kind: str, name: str) -> dict:
+        if (kind, name) not in self.entities:
+            raise HttpError(404, {"detail": "Entity not found."})
+        for memory in [m for m in self.memories.values() if m.get(f"{kind}_id") == name]:
+            self._delete(memory["id"])
+        del self.entities[(kind, name)]
+        return {"message": "Entity deleted successfully!"}
 
     def _history(self, memory_id: str) -> list:
         if memory_id not in self.histories:

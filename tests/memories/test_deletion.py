@@ -2,7 +2,6 @@
 a job interrupted half way and re-run, the receipt and the audit entries."""
 
 import secrets
-import sqlite3
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -49,9 +48,9 @@ def seed(family, gw, marker: str) -> dict:
                                 actor_role="parent")
     MemoryUsage.objects.create(memory_id=first.id, device=family.device_a, count=3, last_used_at=timezone.now())
     Conversation.objects.create(device=second, messages=[{"role": "user", "content": f"I like {marker}"}])
-    with sqlite3.connect(gw.history_db) as db:  # what extraction leaves in Mem0's message store
-        db.execute("INSERT INTO messages (id, session_scope, role, content, name, created_at) VALUES (?,?,?,?,?,?)",
-                   [str(uuid.uuid4()), f"user_id={ns2}", "user", f"I like {marker}", None, timezone.now().isoformat()])
+    with gw._cursor(commit=True) as cur:  # what extraction leaves in Mem0's message store
+        cur.execute(f'INSERT INTO "{gw.tables.messages}" (id, session_scope, user_id, role, content) '
+                    "VALUES (%s, %s, %s, %s, %s)", [str(uuid.uuid4()), f"user_id={ns2}", ns2, "user", f"I like {marker}"])
     export_dir = Path(settings.EXPORT_DIR)
     export_dir.mkdir(parents=True, exist_ok=True)
     name = f"test-{marker}.json"

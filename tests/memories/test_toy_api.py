@@ -236,7 +236,7 @@ def test_the_api_under_gunicorn_with_a_fleet_token(family, fleet, gw, transactio
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY,
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_QUEUE": f"gunicorn-{port}",
-           "MEM0_HISTORY_DB": settings.MEM0_HISTORY_DB, "DEBUG": "true", "ALLOWED_HOSTS": "127.0.0.1"}
+           "DEBUG": "true", "ALLOWED_HOSTS": "127.0.0.1"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen([str(gunicorn), "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "-t", "120"],
                                cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

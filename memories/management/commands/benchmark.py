@@ -72,8 +72,6 @@ class Command(BaseCommand):
         self.results: list[dict] = []
         connection.settings_dict["TEST"]["NAME"] = "benchmark_portal"
         old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        settings.MEM0_HISTORY_DB = str(settings.VAR_DIR / "benchmark_mem0_history.db")
-        Path(settings.MEM0_HISTORY_DB).unlink(missing_ok=True)
         settings.EXPORT_DIR = settings.VAR_DIR / "benchmark_exports"
         from memories import gateway
 
@@ -302,7 +300,7 @@ class Command(BaseCommand):
             port = sock.getsockname()[1]
         env = {"DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY, "DEBUG": "false",
                "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
-               "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "MEM0_HISTORY_DB": settings.MEM0_HISTORY_DB}
+               "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
              "--threads", "8", "--log-level", "warning"],

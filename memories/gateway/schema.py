@@ -1,0 +1,134 @@
+"""The tables of the local backend's stores in PostgreSQL, and the statistics rule.
+
+Mem0's vector and entity tables have the layout its pgvector provider creates (mem0ai 2.2.1,
+``PGVector.create_col``), plus the namespace index our reads use. Mem0's history and raw
+messages live next to them (``mem0_internals.PostgresHistory``), so a purge is one
+transaction. A memories migration runs ``apply`` when the tables live in the portal
+database; the gateway runs it only for tables that are missing (a separate
+``MEM0_DATABASE_URL``). Every statement is ``IF NOT EXISTS``: existing installs keep theirs.
+
+Statistics: ANALYZE copies sample values of each column into ``pg_statistic`` (what
+``pg_stats`` shows), where they outlive the rows. Columns that hold children's words keep
+no statistics (target 0), and what was collected before is cleared.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+log = logging.getLogger(__name__)
+
+
+class Tables(NamedTuple):
+    vectors: str
+    entities: str
+    history: str
+    messages: str
+
+
+def tables(collection: str) -> Tables:
+    # "<collection>_entities" is Mem0's own name for its entity store's table.
+    return Tables(collection, f"{collection}_entities", f"{collection}_mem0_history",
+                  f"{collection}_mem0_messages")
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def statements(collection: str, dims: int) -> list[str]:
+    t = tables(collection)
+    out = ["CREATE EXTENSION IF NOT EXISTS vector"]
+    for name in (t.vectors, t.entities):
+        table = quoted(name)
+        out += [
+            f"CREATE TABLE IF NOT EXISTS {table} (id UUID PRIMARY KEY, vector vector({int(dims)}), payload JSONB)",
+            f"CREATE INDEX IF NOT EXISTS {quoted(name + '_hnsw_idx')} ON {table} "
+            "USING hnsw (vector vector_cosine_ops)",
+            f"CREATE INDEX IF NOT EXISTS {quoted(name + '_text_lemmatized_idx')} ON {table} "
+            "USING gin (to_tsvector('simple', payload->>'text_lemmatized'))",
+            f"CREATE INDEX IF NOT EXISTS {quoted(name + '_ns_created_idx')} ON {table} "
+            "((payload->>'user_id'), (payload->>'created_at') DESC, id DESC)",
+        ]
+    history, messages = quoted(t.history), quoted(t.messages)
+    out += [
+        f"CREATE TABLE IF NOT EXISTS {history} (id UUID PRIMARY KEY, memory_id TEXT NOT NULL, user_id TEXT, "
+        "old_memory TEXT, new_memory TEXT, event TEXT, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, "
+        "is_deleted BOOLEAN NOT NULL DEFAULT FALSE, actor_id TEXT, role TEXT)",
+        f"CREATE INDEX IF NOT EXISTS {quoted(t.history + '_memory_idx')} ON {history} (memory_id)",
+        f"CREATE INDEX IF NOT EXISTS {quoted(t.history + '_user_idx')} ON {history} (user_id)",
+        f"CREATE TABLE IF NOT EXISTS {messages} (id UUID PRIMARY KEY, session_scope TEXT NOT NULL, "
+        "user_id TEXT, role TEXT, content TEXT, name TEXT, "
+        "created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())",
+        f"CREATE INDEX IF NOT EXISTS {quoted(t.messages + '_scope_idx')} ON {messages} (session_scope, created_at)",
+        f"CREATE INDEX IF NOT EXISTS {quoted(t.messages + '_user_idx')} ON {messages} (user_id)",
+    ]
+    return out
+
+
+def word_columns(collection: str) -> dict[str, tuple[str, ...]]:
+    """Columns (and index expressions, by index name) that hold children's words."""
+    t = tables(collection)
+    return {
+        t.vectors: ("payload", "vector"),
+        t.entities: ("payload", "vector"),
+        f"{t.vectors}_text_lemmatized_idx": (1,),
+        f"{t.entities}_text_lemmatized_idx": (1,),
+        t.history: ("old_memory", "new_memory", "actor_id"),
+        t.messages: ("content", "name"),
+    }
+
+
+def apply(cursor, collection: str, dims: int) -> None:
+    """Create what is missing and switch statistics off where children's words are."""
+    for statement in statements(collection, dims):
+        cursor.execute(statement)
+    for relation, columns in word_columns(collection).items():
+        no_statistics(cursor, relation, columns)
+
+
+def no_statistics(cursor, relation: str, columns: tuple) -> None:
+    """Statistics target 0 for the columns (names of a table, or numbers of an index's
+    expression columns), then clear what ANALYZE collected before."""
+    cursor.execute("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%s)", [quoted(relation)])
+    row = cursor.fetchone()
+    if row is None:
+        return
+    kind = "INDEX" if row[0] == "i" else "TABLE"
+    for column in columns:
+        target = column if isinstance(column, int) else quoted(column)
+        cursor.execute(f"ALTER {kind} {quoted(relation)} ALTER COLUMN {target} SET STATISTICS 0")
+    forget_statistics(cursor, relation)
+
+
+def forget_statistics(cursor, relation: str) -> None:
+    """Clear the collected statistics of the relation's columns whose target is 0:
+    ``pg_clear_attribute_stats`` (PostgreSQL 18), else deleting them from ``pg_statistic``
+    (superusers only), else a warning."""
+    cursor.execute(
+        "SELECT n.nspname, c.relname, a.attname, a.attnum FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget = 0",
+        [quoted(relation)],
+    )
+    columns = cursor.fetchall()
+    if not columns:
+        return
+    cursor.execute("SELECT to_regprocedure('pg_catalog.pg_clear_attribute_stats(text,text,text,boolean)')")
+    if cursor.fetchone()[0] is not None:
+        for schema, name, column, _ in columns:
+            for inherited in (False, True):
+                cursor.execute("SELECT pg_catalog.pg_clear_attribute_stats(%s, %s, %s, %s)",
+                               [schema, name, column, inherited])
+        return
+    cursor.execute("SAVEPOINT forget_statistics")
+    try:
+        cursor.execute("DELETE FROM pg_catalog.pg_statistic WHERE starelid = to_regclass(%s) AND staattnum = ANY(%s)",
+                       [quoted(relation), [c[3] for c in columns]])
+    except Exception as exc:  # not a superuser on an older server
+        cursor.execute("ROLLBACK TO SAVEPOINT forget_statistics")
+        log.warning("Statistics of %s collected before could not be cleared (%s): a superuser can "
+                    "delete them from pg_statistic.", relation, type(exc).__name__)
+    else:
+        cursor.execute("RELEASE SAVEPOINT forget_statistics")
