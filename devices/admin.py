@@ -4,13 +4,10 @@ from devices import services
 from devices.models import (
     Agent,
     AgentPromptVersion,
-    ChildProfile,
     Device,
     DeviceToken,
-    Household,
     Membership,
 )
-from memories import outbox
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,41 +16,42 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
-@admin.register(Household)
 class HouseholdAdmin(admin.ModelAdmin):
+    """Registered by the memories room, whose erase path deletes households."""
+
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
 
-@admin.register(ChildProfile)
 class ChildProfileAdmin(admin.ModelAdmin):
+    """Registered by the memories room, whose erase path deletes children."""
+
     list_display = ["name", "household", "birth_date", "memory_paused", "updated_at"]
     list_filter = ["memory_paused"]
     search_fields = ["name", "household__name"]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        outbox.profile_push_enqueue(obj)  # the admin is one more way to change what toys know
+        services.profile_sync_enqueue(obj)  # the admin is one more way to change what toys know
 
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["mac", "name", "household", "child", "agent", "last_seen_at", "memory_reset_pending"]
+    list_display = ["mac", "name", "household", "child", "agent", "last_seen_at"]
     search_fields = ["mac", "name", "household__name"]
-    readonly_fields = ["memory_reset_pending"]
 
     def save_model(self, request, obj, form, change):
         obj.clean()
         if change and "child" in form.changed_data:
-            # A move goes through the same service as the parent's: erase, then push.
+            # A move goes through the same service as the parent's.
             new_child, obj.child = obj.child, Device.objects.get(pk=obj.pk).child
             super().save_model(request, obj, form, change)
-            services.device_assign(actor=request.user, device=obj, child=new_child, erase_confirmed=True)
+            services.device_assign(actor=request.user, device=obj, child=new_child)
             return
         super().save_model(request, obj, form, change)
         if obj.child_id:
-            outbox.profile_push_enqueue(obj.child)
+            services.profile_sync_enqueue(obj.child)
 
 
 class PromptVersionInline(admin.TabularInline):

@@ -10,7 +10,6 @@ urlpatterns = [
     path("<int:agent_id>/", views.agent_edit, name="edit"),
     path("<int:agent_id>/versions/", views.agent_versions, name="versions"),
     path("<int:agent_id>/versions/<int:number>/rollback/", views.agent_rollback, name="rollback"),
-    path("<int:agent_id>/playground/", views.agent_playground, name="playground"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

@@ -44,8 +44,6 @@ class DeviceForm(forms.Form):
 class DeviceAssignForm(forms.Form):
     child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
                                    empty_label="Nobody (unlink)")
-    erase_confirmed = forms.BooleanField(required=False,
-                                         label="I understand that what this toy learned is erased")
 
     def __init__(self, *args, household, **kwargs):
         super().__init__(*args, **kwargs)

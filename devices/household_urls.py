@@ -9,7 +9,5 @@ urlpatterns = [
     path("invite/", views.invite, name="invite"),
     path("invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
-    path("deletion/", views.deletion_new, name="deletion_new"),
-    path("deletion/<int:request_id>/", views.deletion_detail, name="deletion_detail"),
     path("join/<str:token>/", views.join, name="join"),
 ]

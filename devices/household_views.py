@@ -1,8 +1,8 @@
-"""A parent's household page: members, invitations, deletion requests and their receipts.
+"""A parent's household page: members and invitations (deletion requests and receipts are
+the memories room's privacy pages).
 Plus the invitation link (public: the token decides) that lets a second parent join."""
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.http import Http404
@@ -11,9 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import selectors, services
-from devices.models import ChildProfile, Membership
-from memories import deletion
-from memories.models import DeletionRequest
+from devices.models import Membership
 from portal.access import parent_required, public, role_of, scope_to_households
 from portal.errors import ApplicationError
 from portal.forms import apply_error
@@ -21,18 +19,6 @@ from portal.forms import apply_error
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label="Email of the parent to invite", max_length=254)
-
-
-class DeletionForm(forms.Form):
-    scope = forms.ChoiceField(choices=DeletionRequest.Scope.choices, widget=forms.RadioSelect,
-                              label="What should be deleted?")
-    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
-                                   help_text="Only when deleting one child's data.")
-    confirm = forms.BooleanField(label="I understand that deleted memories cannot be recovered")
-
-    def __init__(self, *args, household, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["child"].queryset = household.children.all()
 
 
 class JoinForm(forms.Form):
@@ -66,7 +52,6 @@ def _detail_context(request, household, invite_form=None):
         "invitations": household.invitations.filter(accepted_at__isnull=True).order_by("-created_at")
         if household else [],
         "invite_form": invite_form or InviteForm(),
-        "requests": deletion.requests_for(request.user).order_by("-received_at"),
     }
 
 
@@ -124,34 +109,6 @@ def member_remove(request, membership_id):
     else:
         messages.success(request, f"{membership.user.email or membership.user.username} no longer has access.")
     return redirect("household:detail")
-
-
-@require_http_methods(["GET", "POST"])
-@parent_required
-def deletion_new(request):
-    household = _household(request.user)
-    form = DeletionForm(request.POST or None, household=household,
-                        initial={"scope": request.GET.get("scope", "child"), "child": request.GET.get("child")})
-    if request.method == "POST" and form.is_valid():
-        try:
-            req = deletion.request_create(actor=request.user, household=household, scope=form.cleaned_data["scope"],
-                                          child=form.cleaned_data["child"])
-        except ApplicationError as exc:
-            apply_error(form, exc)
-        else:
-            messages.success(request, f"Request #{req.pk} received. Support will confirm it is you, then delete "
-                                      f"everything by {req.due_at:%Y-%m-%d}.")
-            return redirect("household:deletion_detail", request_id=req.pk)
-    return render(request, "devices/household_deletion_form.html",
-                  {"form": form, "household": household, "due_days": settings.DELETION_DUE_DAYS})
-
-
-@require_GET
-@parent_required
-def deletion_detail(request, request_id):
-    req = deletion.request_for(request.user, request_id)
-    return render(request, "devices/household_deletion_detail.html",
-                  {"req": req, "receipt_rows": deletion.receipt_rows(req)})
 
 
 def _accept(request, invitation, form) -> bool:

@@ -1,5 +1,6 @@
 import hashlib
 import re
+import uuid
 from datetime import date
 
 from django.conf import settings
@@ -88,7 +89,14 @@ class Invitation(models.Model):
 class ChildProfile(models.Model):
     GENDER_SUGGESTIONS = ["girl", "boy", "non-binary", "prefer not to say"]
 
-    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="children")
+    # Deleting a household never takes children with it silently: the erase path removes
+    # them (and their memories) first.
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="children")
+    # The opaque key of the child's Mem0 namespace: memories belong to the child, not a toy.
+    memory_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Bumped when an erase of the child's memories starts: a conversation accepted under an
+    # older epoch can never add what the erase removed.
+    memory_epoch = models.PositiveIntegerField(default=0, editable=False)
     name = models.CharField(max_length=60)
     birth_date = models.DateField()
     gender = models.CharField(max_length=40, blank=True)
@@ -103,6 +111,11 @@ class ChildProfile(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def namespace(self) -> str:
+        """The Mem0 ``user_id`` of the child's memories (never a MAC)."""
+        return f"child_{self.memory_key.hex}"
 
     @property
     def age(self) -> int:
@@ -147,13 +160,10 @@ class AgentPromptVersion(models.Model):
 class Device(models.Model):
     mac = models.CharField("MAC address", max_length=17, unique=True)
     name = models.CharField(max_length=80, blank=True)
-    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="devices")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="devices")
     child = models.ForeignKey(ChildProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    # True between a move to another child and the purge of what the device learned
-    # about the previous one: nothing from the namespace is shown or served meanwhile.
-    memory_reset_pending = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -166,9 +176,9 @@ class Device(models.Model):
         self.mac = normalize_mac(self.mac)
 
     @property
-    def namespace(self) -> str:
-        """The Mem0 user_id the toy servers use for this device: its normalised MAC."""
-        return self.mac
+    def namespace(self) -> str | None:
+        """The Mem0 ``user_id`` this toy reads and writes: its child's, or none when unlinked."""
+        return self.child.namespace if self.child_id else None
 
 
 class DeviceToken(models.Model):
@@ -190,3 +200,27 @@ class DeviceToken(models.Model):
 
     def covers(self, device: Device) -> bool:
         return self.revoked_at is None and (self.is_fleet or self.device_id == device.pk)
+
+
+class ProfileSync(models.Model):
+    """A queue row: push the child's profile into Mem0. Written in the same transaction as
+    the change; the memories room's worker claims it (so nothing is lost while Mem0 or a
+    worker is down)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Synced"
+        FAILED = "failed", "Failed — retrying"
+
+    child = models.ForeignKey(ChildProfile, on_delete=models.CASCADE, related_name="profile_syncs")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["child", "-created_at"]), models.Index(fields=["state", "updated_at"])]

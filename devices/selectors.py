@@ -3,11 +3,11 @@ directly: an object outside the user's households is simply not found (404)."""
 
 import calendar
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from devices.models import ChildProfile, Device, Household
+from devices.models import ChildProfile, Device, Household, ProfileSync
 
 
 def households_for(user) -> QuerySet[Household]:
@@ -44,9 +44,19 @@ def device_for(user, pk) -> Device:
 
 
 def child_namespaces(child: ChildProfile) -> list[str]:
-    """The Mem0 namespaces whose memories are this child's: their devices, minus any
-    device whose previous child's memories have not been erased yet."""
-    return [d.namespace for d in child.devices.all() if not d.memory_reset_pending]
+    """The Mem0 namespaces whose memories are this child's: exactly one, the child's own."""
+    return [child.namespace]
+
+
+def sync_state(child: ChildProfile) -> dict:
+    """What the parent sees of the profile push: synced at …, pending, or failed — retrying."""
+    rows = ProfileSync.objects.filter(child=child)
+    open_row = rows.exclude(state=ProfileSync.State.DONE).order_by("-created_at").first()
+    if open_row is not None:
+        return {"state": open_row.state, "label": open_row.get_state_display(), "attempts": open_row.attempts,
+                "since": open_row.created_at}
+    done = rows.filter(state=ProfileSync.State.DONE).order_by(F("done_at").desc(nulls_last=True)).first()
+    return {"state": ProfileSync.State.DONE, "label": "Synced", "at": done.done_at if done else None}
 
 
 def children_with_birthday_today() -> QuerySet[ChildProfile]:

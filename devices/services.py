@@ -1,5 +1,6 @@
 """Writes to households, children, devices and agents. Every change a toy must know about
-queues a push to Mem0 in the same transaction (memories.outbox)."""
+writes a ``ProfileSync`` queue row in the same transaction; the memories room's worker
+pushes it into Mem0."""
 
 from datetime import date
 
@@ -13,13 +14,21 @@ from devices.models import (
     Device,
     Household,
     Membership,
+    ProfileSync,
     normalize_mac,
 )
-from memories import outbox
 from portal.audit import audit
 from portal.errors import ApplicationError
+from portal.queue import enqueue_on_commit
 
 CHILD_FIELDS = ("name", "birth_date", "gender", "interests", "toy_note", "memory_paused")
+
+
+def profile_sync_enqueue(child: ChildProfile) -> ProfileSync:
+    """Queue a push of the child's profile into Mem0 (after the caller's transaction commits)."""
+    row = ProfileSync.objects.create(child=child)
+    enqueue_on_commit("memories.tasks.profile_sync", row.pk)
+    return row
 
 
 def household_create(*, name: str, owner) -> Household:
@@ -55,7 +64,7 @@ def child_create(*, actor, household: Household, **fields) -> ChildProfile:
         if required not in fields:
             raise ApplicationError(f"{required.replace('_', ' ').capitalize()} is required.", field=required)
     child = ChildProfile.objects.create(household=household, **fields)
-    outbox.profile_push_enqueue(child)
+    profile_sync_enqueue(child)
     audit(actor=actor, action="child.create", child=child)
     return child
 
@@ -66,7 +75,7 @@ def child_update(*, actor, child: ChildProfile, **fields) -> ChildProfile:
     for name, value in fields.items():
         setattr(child, name, value)
     child.save()
-    outbox.profile_push_enqueue(child)
+    profile_sync_enqueue(child)
     audit(actor=actor, action="child.update", child=child, fields=sorted(fields))
     return child
 
@@ -84,36 +93,28 @@ def device_register(*, actor, household: Household, mac: str, name: str = "",
         raise ApplicationError("Choose a child of this household.", field="child")
     device = Device.objects.create(household=household, mac=mac, name=name.strip(), child=child, agent=agent)
     if child is not None:
-        outbox.profile_push_enqueue(child)
+        profile_sync_enqueue(child)
     audit(actor=actor, action="device.register", household=household, child=child, mac=mac)
     return device
 
 
 @transaction.atomic
-def device_assign(*, actor, device: Device, child: ChildProfile | None, erase_confirmed: bool = False) -> Device:
-    """Link a device to a child, or move it to another one.
+def device_assign(*, actor, device: Device, child: ChildProfile | None) -> Device:
+    """Link a toy to a child, move it to another child, or unlink it.
 
-    What the device learned is about the child who used it: a move erases it (after the
-    parent confirmed), and until the purge has run nothing of it is shown or served."""
+    The memories belong to the child, not the toy: after a move the toy reads and writes
+    the new child's memories, and nothing of the previous child's follows it."""
     if child is not None and child.household_id != device.household_id:
         raise ApplicationError("Choose a child of this household.", field="child")
-    if child is not None and device.child_id == child.pk:
+    if device.child_id == (child.pk if child else None):
         return device
-    previous = device.child
-    if previous is not None and not erase_confirmed:
-        raise ApplicationError(
-            f"Moving this device erases what it learned about {previous.name}. Confirm to continue.",
-            field="erase_confirmed", code="confirm_erase",
-        )
+    previous_id = device.child_id
     device.child = child
-    device.memory_reset_pending = previous is not None
-    device.save(update_fields=["child", "memory_reset_pending"])
-    if previous is not None:
-        outbox.device_reset_enqueue(device)
-    elif child is not None:
-        outbox.profile_push_enqueue(child)
+    device.save(update_fields=["child"])
+    if child is not None:
+        profile_sync_enqueue(child)
     audit(actor=actor, action="device.assign", household=device.household, child=child,
-          device_id=device.pk, previous_child_id=getattr(previous, "pk", None))
+          device_id=device.pk, previous_child_id=previous_id)
     return device
 
 

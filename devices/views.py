@@ -6,7 +6,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from devices import selectors, services
 from devices.forms import ChildProfileForm, DeviceAssignForm, DeviceForm
-from memories import outbox
 from portal.access import Role, parent_required, role_of
 from portal.errors import ApplicationError
 from portal.forms import apply_error
@@ -38,7 +37,7 @@ def child_detail(request, child_id):
     child = selectors.child_for(request.user, child_id)
     return render(request, "devices/child_detail.html", {
         "child": child,
-        "sync": outbox.sync_state(child),
+        "sync": selectors.sync_state(child),
         "devices": child.devices.all(),
     })
 
@@ -47,7 +46,7 @@ def child_detail(request, child_id):
 @parent_required
 def child_sync(request, child_id):
     child = selectors.child_for(request.user, child_id)
-    return render(request, "devices/child_detail.html#sync", {"child": child, "sync": outbox.sync_state(child)})
+    return render(request, "devices/child_detail.html#sync", {"child": child, "sync": selectors.sync_state(child)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -94,8 +93,7 @@ def device_assign(request, device_id):
                             initial={"child": device.child_id})
     if request.method == "POST" and form.is_valid():
         try:
-            services.device_assign(actor=request.user, device=device, child=form.cleaned_data["child"],
-                                   erase_confirmed=form.cleaned_data["erase_confirmed"])
+            services.device_assign(actor=request.user, device=device, child=form.cleaned_data["child"])
         except ApplicationError as exc:
             apply_error(form, exc)
         else:

@@ -62,7 +62,7 @@ def device_config(request, mac: MacPath):
         "system_prompt": prompt, "mem0_user_id": device.namespace,
         "memory": {"enabled": not conversations.memory_off_reason(device),
                    "agent_enabled": agent.memory_enabled if agent else True, "paused": child.memory_paused,
-                   "reset_pending": device.memory_reset_pending, "user_id": device.namespace},
+                   "user_id": device.namespace},
         "child": {"id": child.pk, "name": child.name, "age": child.age, "age_group": child.age_group,
                   "gender": child.gender, "interests": list(child.interests or []), "toy_note": child.toy_note,
                   "profile_text": profile},

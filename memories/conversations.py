@@ -3,18 +3,21 @@ conversations to learn from (accepted at once, extracted by a task, raw words de
 
 An accepted conversation is never lost: its row keeps the messages until Mem0 has
 extracted from them; Mem0 or the LLM failing leaves it ``failed`` for the retry and the
-sweep (``outbox.stale_ids``), and a missing LLM configuration is said plainly in ``last_error``."""
+sweep (``sync.stale_ids``), and a missing LLM configuration is said plainly in ``last_error``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from devices.models import Device
+from devices.models import ChildProfile, Device
 from memories import gateway
+from memories.erasure import child_is_erasing
 from memories.gateway import (
     LEARNED_KIND,
     PARENT_KIND,
@@ -24,6 +27,7 @@ from memories.gateway import (
     MemoryRecord,
 )
 from memories.models import Conversation, MemoryChange, MemoryUsage
+from portal.errors import ApplicationError
 
 log = logging.getLogger(__name__)
 State = Conversation.State
@@ -33,12 +37,14 @@ SEEN_EVERY = timedelta(seconds=30)  # write device.last_seen_at at most this oft
 
 def memory_off_reason(device: Device) -> str:
     """Why nothing may be served or learned for the device now ("" when memory is on)."""
-    if device.agent is not None and not device.agent.memory_enabled:
+    return _off_reason(device.agent, device.child)
+
+
+def _off_reason(agent, child) -> str:
+    if agent is not None and not agent.memory_enabled:
         return "memory_off"
-    if device.child is not None and device.child.memory_paused:
+    if child is not None and child.memory_paused:
         return "paused"
-    if device.memory_reset_pending:
-        return "reset_pending"
     return ""
 
 
@@ -61,12 +67,13 @@ def context_for(device: Device, *, query: str = "", limit: int = 10) -> tuple[li
         return [], reason
     flt = ListFilter(kinds=(LEARNED_KIND, PARENT_KIND), exclude_blocked=True)
     gw = gateway.get()
+    namespace = device.child.namespace
     if query.strip():
-        records = gw.search([device.namespace], query, limit=limit, flt=flt)
+        records = gw.search([namespace], query, limit=limit, flt=flt)
     else:
-        records = gw.list([device.namespace], limit=limit, flt=flt).items
+        records = gw.list([namespace], limit=limit, flt=flt).items
     records = sorted(records, key=_newest_first, reverse=True)
-    usage_record(device, [r.id for r in records])
+    usage_record(device, namespace, [r.id for r in records])
     return records, ""
 
 
@@ -83,18 +90,18 @@ def context_block(records: list[MemoryRecord]) -> str:
     return "\n".join(lines)
 
 
-def usage_record(device: Device, memory_ids: list[str]) -> None:
+def usage_record(device: Device, namespace: str, memory_ids: list[str]) -> None:
     """Count each served memory once more (and when), for every id in one statement."""
     ids = sorted(set(memory_ids))
     if not ids:
         return
     table = MemoryUsage._meta.db_table
     now = timezone.now()
-    rows = ", ".join(["(%s, %s, 1, %s)"] * len(ids))
-    params = [value for memory_id in ids for value in (memory_id, device.pk, now)]
+    rows = ", ".join(["(%s, %s, %s, 1, %s)"] * len(ids))
+    params = [value for memory_id in ids for value in (memory_id, namespace, device.pk, now)]
     with connection.cursor() as cur:
         cur.execute(
-            f'INSERT INTO "{table}" (memory_id, device_id, count, last_used_at) VALUES {rows} '
+            f'INSERT INTO "{table}" (memory_id, namespace, device_id, count, last_used_at) VALUES {rows} '
             f'ON CONFLICT (memory_id, device_id) DO UPDATE SET count = "{table}".count + 1, '
             "last_used_at = EXCLUDED.last_used_at",
             params,
@@ -103,27 +110,48 @@ def usage_record(device: Device, memory_ids: list[str]) -> None:
 
 # -- conversations ----------------------------------------------------------------------
 
+def _body_hash(messages: list[dict]) -> str:
+    canonical = json.dumps([{"role": m["role"], "content": m["content"]} for m in messages],
+                           ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(existing: Conversation, body_hash: str) -> tuple[Conversation, bool]:
+    """The first conversation under a key, when the body is the same; a different body
+    under a used key is a client bug that must not be answered as a success (409)."""
+    if existing.body_hash and existing.body_hash != body_hash:
+        raise ApplicationError("This Idempotency-Key was already used for a different conversation.",
+                               field="idempotency_key", code="idempotency_conflict", extra={"status": 409})
+    return existing, False
+
+
 def conversation_accept(*, device: Device, messages: list[dict], idempotency_key: str = "") -> tuple[Conversation, bool]:
     """Store a finished session for extraction (after commit), or drop it when memory is off.
-    Returns the row and whether it is new; the same key again returns the first row."""
+    Returns the row and whether it is new; the same key again returns the first row (the
+    same key with other messages: ``ApplicationError`` ``idempotency_conflict``, 409)."""
     idempotency_key = (idempotency_key or "").strip()
+    body_hash = _body_hash(messages)
     if idempotency_key:
         existing = Conversation.objects.filter(device=device, idempotency_key=idempotency_key).first()
         if existing is not None:
-            return existing, False
+            return _replay(existing, body_hash)
     kept = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
-    reason = memory_off_reason(device) or ("" if kept else "empty")
+    child = device.child
+    reason = memory_off_reason(device) or ("erasing" if child_is_erasing(child) else "") or ("" if kept else "empty")
     fields = {"state": State.DROPPED, "drop_reason": reason, "messages": []} if reason else {"messages": kept}
+    fields["body_hash"] = body_hash
     try:
         with transaction.atomic():
-            conversation = Conversation.objects.create(device=device, idempotency_key=idempotency_key, **fields)
+            conversation = Conversation.objects.create(device=device, child=child, epoch=child.memory_epoch,
+                                                       agent=device.agent, idempotency_key=idempotency_key,
+                                                       **fields)
             if not reason:
                 _enqueue(conversation.pk)
     except IntegrityError:  # the same key, posted twice at once
         existing = Conversation.objects.filter(device=device, idempotency_key=idempotency_key).first()
         if existing is None:
             raise
-        return existing, False
+        return _replay(existing, body_hash)
     return conversation, True
 
 
@@ -138,7 +166,7 @@ def claim(conversation_id: int) -> Conversation | None:
         state=State.RUNNING, updated_at=timezone.now())
     if not claimed:
         return None
-    return Conversation.objects.select_related("device__agent", "device__child").filter(pk=conversation_id).first()
+    return Conversation.objects.select_related("agent", "child").filter(pk=conversation_id).first()
 
 
 def _fail(conversation: Conversation, message: str) -> None:
@@ -146,23 +174,42 @@ def _fail(conversation: Conversation, message: str) -> None:
         state=State.FAILED, attempts=conversation.attempts + 1, last_error=message[:500], updated_at=timezone.now())
 
 
+def _drop(conversation: Conversation, reason: str) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(state=State.DROPPED, drop_reason=reason, messages=[],
+                                                           updated_at=timezone.now())
+
+
+def _erased_since(conversation: Conversation) -> bool:
+    """An erase of the child started after this conversation was accepted (or it is gone)."""
+    epoch = ChildProfile.objects.filter(pk=conversation.child_id).values_list("memory_epoch", flat=True).first()
+    still_there = Conversation.objects.filter(pk=conversation.pk).exists()
+    return epoch is None or epoch != conversation.epoch or not still_there
+
+
 def conversation_extract(conversation_id: int) -> None:
-    """Mem0 extraction with the agent's memory prompt into the device's namespace, then the
-    raw messages are deleted. Raises Mem0Unavailable (the task retries with backoff)."""
+    """Mem0 extraction with the agent's memory prompt into the child's namespace, then the
+    raw messages are deleted. Raises Mem0Unavailable (the task retries with backoff).
+
+    An erase of the child's memories that starts before or while this runs wins: the
+    conversation is dropped, or what it added is deleted again (the epoch check after the
+    add), so an erased memory never comes back."""
     conversation = claim(conversation_id)
     if conversation is None:
         return
-    device = conversation.device
-    reason = memory_off_reason(device)
-    if reason:  # switched off or paused since it was accepted
-        Conversation.objects.filter(pk=conversation.pk).update(state=State.DROPPED, drop_reason=reason, messages=[],
-                                                               updated_at=timezone.now())
+    child, agent = conversation.child, conversation.agent
+    reason = _off_reason(agent, child) or ("erased" if _erased_since(conversation) else "")
+    if reason:  # switched off, paused or erased since it was accepted
+        _drop(conversation, reason)
         return
-    agent = device.agent
+    gw = gateway.get()
+    metadata = {"kind": LEARNED_KIND, "conversation_id": conversation.pk}
+    if conversation.device_id:
+        metadata["device_id"] = str(conversation.device_id)
+    if agent is not None:
+        metadata["toy_agent_id"] = str(agent.pk)
     try:
-        ids = gateway.get().add_conversation(
-            device.namespace, conversation.messages, prompt=(agent.memory_prompt if agent else None),
-            metadata={"kind": LEARNED_KIND, "conversation_id": conversation.pk})
+        ids = gw.add_conversation(child.namespace, conversation.messages,
+                                  prompt=(agent.memory_prompt if agent else None), metadata=metadata)
     except LLMNotConfigured:
         _fail(conversation, "No LLM is configured (set LLM_BASE_URL): kept until one is, then retried.")
         return
@@ -172,15 +219,19 @@ def conversation_extract(conversation_id: int) -> None:
     except Exception as exc:  # the LLM down or answering nonsense: kept, the sweep retries
         _fail(conversation, f"{type(exc).__name__}: extraction failed, retrying later.")
         raise
-    _done(conversation, device, ids)
-    _categorise(ids, agent, device.child_id)
+    if _erased_since(conversation):  # an erase started while the LLM was working
+        gw.delete(ids)
+        _drop(conversation, "erased")
+        return
+    _done(conversation, child.namespace, ids)
+    _categorise(ids, agent, child.pk)
 
 
-def _done(conversation: Conversation, device: Device, ids: list[str]) -> None:
+def _done(conversation: Conversation, namespace: str, ids: list[str]) -> None:
     now = timezone.now()
     with transaction.atomic():
         MemoryChange.objects.bulk_create([
-            MemoryChange(memory_id=memory_id, namespace=device.namespace, event="ADD", actor=None,
+            MemoryChange(memory_id=memory_id, namespace=namespace, event="ADD", actor=None,
                          actor_role=TOY_ROLE, created_at=now)
             for memory_id in ids
         ])
@@ -190,16 +241,12 @@ def _done(conversation: Conversation, device: Device, ids: list[str]) -> None:
 
 
 def _categorise(ids: list[str], agent, child_id: int | None) -> None:
-    """Tag the new memories with the agent's categories, when that module offers it.
-    Best effort: the memories exist already, so a failure here must not re-extract."""
+    """Tag the new memories with the agent's categories. Best effort: the memories exist
+    already, so a failure here must not re-extract."""
     if not ids:
         return
-    try:
-        from memories import categories
-    except ImportError:
-        return
-    if not hasattr(categories, "categorise_missing"):
-        return
+    from memories import categories
+
     try:
         gw = gateway.get()
         records = [r for r in (gw.get(i) for i in ids) if r is not None]
@@ -210,5 +257,3 @@ def _categorise(ids: list[str], agent, child_id: int | None) -> None:
             from memories.tasks import memories_categorise
 
             memories_categorise.delay_on_commit(child_id)
-
-

@@ -9,18 +9,16 @@ data or a whole household; support verifies who asked, schedules, and a Celery j
 Each transition is a conditional update from the state it leaves, so a double click or a
 second agent does nothing twice; an illegal one raises ``ApplicationError``.
 
-The job (``request_run``) is safe to re-run after a crash at any point: the namespaces are
-captured when scheduled (and again on each run), the ids of the memories and every count
-are written to the request *before* the rows go, so a re-run purges what is left, verifies
-with the ids of what went before, and reports the counts of the first run. The request keeps
-ids and counts, never memory text; the ids are dropped once the request is completed.
+The job (``request_run``) runs the one erase path (``memories.erasure``) for the request:
+one ``Erasure`` per request, created on the first run and re-run by a retry, so a crash at
+any point is finished by the next run. The request keeps the erasure's receipt (counts, the
+stores verified empty, its reference), never memory text.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -29,16 +27,10 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from devices.models import ChildProfile, Device, Household
-from memories import gateway
-from memories.models import (
-    Conversation,
-    DeletionRequest,
-    Job,
-    MemoryChange,
-    MemoryFeedback,
-    MemoryUsage,
-)
+from devices.models import ChildProfile, Household
+from memories.erasure import erasure_run, erasure_start
+from memories.erasure import receipt_rows as erasure_receipt_rows
+from memories.models import DeletionRequest, Erasure
 from portal.access import STAFF_ROLES, Role, role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
@@ -173,18 +165,17 @@ def request_verify(*, actor, req: DeletionRequest, identity_check: str) -> Delet
     return req
 
 
-def affected_devices(req: DeletionRequest) -> QuerySet[Device]:
-    if req.scope == Scope.HOUSEHOLD:
-        return Device.objects.filter(household_id=req.household_id) if req.household_id else Device.objects.none()
-    return Device.objects.filter(child_id=req.child_id) if req.child_id else Device.objects.none()
-
-
 def _namespaces_now(req: DeletionRequest) -> list[str]:
-    return sorted(set(req.namespaces) | {d.namespace for d in affected_devices(req)})
+    """The memory spaces of the child, or of every child of the household."""
+    if req.scope == Scope.HOUSEHOLD:
+        children = ChildProfile.objects.filter(household_id=req.household_id) if req.household_id else []
+    else:
+        children = ChildProfile.objects.filter(pk=req.child_id) if req.child_id else []
+    return sorted(set(req.namespaces) | {c.namespace for c in children})
 
 
 def request_schedule(*, actor, req: DeletionRequest) -> DeletionRequest:
-    """Fix the namespaces to purge (every device of the child or the household)."""
+    """Fix the namespaces to purge (the child's, or every child's of the household)."""
     with transaction.atomic():
         req = _move(req, (State.VERIFIED,), State.SCHEDULED, namespaces=_namespaces_now(req))
         _audit(req, actor=actor, action="deletion.schedule", namespaces=len(req.namespaces))
@@ -225,96 +216,36 @@ def request_retry(*, actor, req: DeletionRequest) -> DeletionRequest:
     return req
 
 
-# -- the job ----------------------------------------------------------------------------
+# -- the job: the one erase path ----------------------------------------------------------
 
-def _save_progress(req: DeletionRequest, progress: dict, **values) -> None:
-    DeletionRequest.objects.filter(pk=req.pk).update(receipt={"progress": progress}, updated_at=timezone.now(),
-                                                     **values)
-
-
-def _count_then_delete(req: DeletionRequest, progress: dict, key: str, queryset) -> None:
-    """Remember how many rows there were (first run only), then delete them."""
-    if key not in progress["counts"]:
-        progress["counts"][key] = queryset.count()
-        _save_progress(req, progress)
-    queryset.delete()
-
-
-def _known_ids(namespaces: list[str]) -> set[str]:
-    ids = set(MemoryChange.objects.filter(namespace__in=namespaces).values_list("memory_id", flat=True))
-    ids |= set(MemoryFeedback.objects.filter(namespace__in=namespaces).values_list("memory_id", flat=True))
-    ids |= set(MemoryUsage.objects.filter(device__mac__in=namespaces).values_list("memory_id", flat=True))
-    return ids
+def _erasure_for(req: DeletionRequest) -> Erasure:
+    """The request's erasure, created once (a retry re-runs the same one)."""
+    if req.erasure_id:
+        return req.erasure
+    scope = Erasure.Scope.HOUSEHOLD if req.scope == Scope.HOUSEHOLD else Erasure.Scope.CHILD
+    household = Household.objects.filter(pk=req.household_id).first() if req.household_id else None
+    child = ChildProfile.objects.filter(pk=req.child_id).first() if req.child_id else None
+    with transaction.atomic():
+        erasure = erasure_start(scope=scope, origin="support" if req.channel != Channel.PORTAL else "parent",
+                                child=child, household=household, namespaces=req.namespaces, enqueue=False)
+        DeletionRequest.objects.filter(pk=req.pk, erasure__isnull=True).update(erasure=erasure)
+    req.refresh_from_db()
+    return req.erasure
 
 
-def _purge_mem0(req: DeletionRequest, progress: dict) -> None:
-    """Every store of every namespace. Ids are saved before the purge, so history rows of
-    memories deleted by a crashed run are still found (and verified) by the next one."""
-    gw = gateway.get()
-    for namespace in progress["namespaces"]:
-        ids = set(progress["ids"].get(namespace, []))
-        ids |= {r.id for r in gw.iter_all([namespace])} | _known_ids([namespace])
-        if sorted(ids) != progress["ids"].get(namespace):
-            progress["ids"][namespace] = sorted(ids)
-            progress["memories"].setdefault(namespace, gw.count([namespace]))
-            _save_progress(req, progress)
-        erased = gw.purge_namespace(namespace, known_ids=ids)
-        progress["memories"][namespace] = max(progress["memories"].get(namespace, 0), erased)
-
-
-def _remove_exports(req: DeletionRequest, progress: dict, jobs: QuerySet[Job]) -> None:
-    """Export files hold memory text: the files first, then the rows."""
-    files = [j.file_path for j in jobs.exclude(file_path="")]
-    if "exports" not in progress["counts"]:
-        progress["counts"]["exports"] = len(files)
-        _save_progress(req, progress)
-    directory = Path(settings.EXPORT_DIR)
-    for name in files:
-        (directory / name).unlink(missing_ok=True)
-    _count_then_delete(req, progress, "jobs", jobs)
-
-
-def _remove_records(req: DeletionRequest, progress: dict) -> None:
-    namespaces = progress["namespaces"]
-    devices = Device.objects.filter(mac__in=namespaces)
-    _count_then_delete(req, progress, "feedback", MemoryFeedback.objects.filter(
-        Q(namespace__in=namespaces) | Q(child_id=req.child_id) if req.child_id else Q(namespace__in=namespaces)))
-    _count_then_delete(req, progress, "changes", MemoryChange.objects.filter(namespace__in=namespaces))
-    _count_then_delete(req, progress, "usage", MemoryUsage.objects.filter(device__in=devices))
-    _count_then_delete(req, progress, "conversations", Conversation.objects.filter(device__in=devices))
-    if req.scope == Scope.HOUSEHOLD:
-        household = Household.objects.filter(pk=req.household_id).first()
-        jobs = Job.objects.filter(household_id=req.household_id) if household else Job.objects.none()
-        _remove_exports(req, progress, jobs)
-        if household is not None:
-            progress.setdefault("member_ids", list(household.memberships.values_list("user_id", flat=True)))
-            progress["counts"].setdefault("children", household.children.count())
-            progress["counts"].setdefault("devices", household.devices.count())
-            progress["counts"].setdefault("members", len(progress["member_ids"]))
-            _save_progress(req, progress)
-            household.delete()  # members, invitations, children, devices, tokens, outbox rows
-    else:
-        jobs = Job.objects.filter(child_id=req.child_id) if req.child_id else Job.objects.none()
-        _remove_exports(req, progress, jobs)
-        child = ChildProfile.objects.filter(pk=req.child_id).first() if req.child_id else None
-        if child is not None:
-            progress["counts"].setdefault("children", 1)
-            progress["counts"].setdefault("devices_unlinked", child.devices.count())
-            _save_progress(req, progress)
-            child.delete()  # devices stay registered to the household, unlinked
-
-
-def remaining_traces(namespaces: list[str], ids_by_namespace: dict[str, list[str]]) -> dict[str, int]:
-    """Everything left anywhere of the namespaces (zero everywhere means done)."""
-    gw, left = gateway.get(), {}
-    for namespace in namespaces:
-        for store, count in gw.traces(namespace, memory_ids=ids_by_namespace.get(namespace, [])).items():
-            left[store] = left.get(store, 0) + count
-    left["feedback"] = MemoryFeedback.objects.filter(namespace__in=namespaces).count()
-    left["changes"] = MemoryChange.objects.filter(namespace__in=namespaces).count()
-    left["usage"] = MemoryUsage.objects.filter(device__mac__in=namespaces).count()
-    left["conversations"] = Conversation.objects.filter(device__mac__in=namespaces).count()
-    return {store: count for store, count in left.items() if count}
+def request_run(request_id: int) -> None:
+    """The Celery job. Ends quietly unless the request is executing; Mem0 being down is
+    raised (the task retries with backoff); any other failure marks the request failed."""
+    req = DeletionRequest.objects.filter(pk=request_id, state=State.EXECUTING).first()
+    if req is None:
+        return
+    erasure = _erasure_for(req)
+    if erasure.state != Erasure.State.DONE:  # a live run elsewhere is left alone (its lease)
+        erasure = erasure_run(erasure.pk)
+    if erasure.state == Erasure.State.DONE:
+        _complete(req, erasure)
+    elif erasure.state == Erasure.State.FAILED:
+        _fail(req, erasure.last_error or "The erasure failed.")
 
 
 def _fail(req: DeletionRequest, reason: str) -> None:
@@ -325,78 +256,18 @@ def _fail(req: DeletionRequest, reason: str) -> None:
             _audit(req, actor=None, action="deletion.failed", reason=reason[:200])
 
 
-def request_run(request_id: int) -> None:
-    """The Celery job. Ends quietly unless the request is executing; Mem0 being down is
-    raised (the task retries with backoff); any other error marks the request failed."""
-    req = DeletionRequest.objects.filter(pk=request_id, state=State.EXECUTING).first()
-    if req is None:
-        return
-    progress = dict(req.receipt.get("progress") or {})
-    progress.setdefault("counts", {})
-    progress.setdefault("memories", {})
-    progress.setdefault("ids", {})
-    progress["namespaces"] = _namespaces_now(req)
-    progress["runs"] = progress.get("runs", 0) + 1
-    _save_progress(req, progress, namespaces=progress["namespaces"])
-    try:
-        _purge_mem0(req, progress)
-        _remove_records(req, progress)
-        left = remaining_traces(progress["namespaces"], progress["ids"])
-        if left.get("vectors"):  # a toy talked meanwhile: once more
-            _purge_mem0(req, progress)
-            left = remaining_traces(progress["namespaces"], progress["ids"])
-    except gateway.Mem0Unavailable:
-        _save_progress(req, progress)
-        raise
-    except Exception as exc:  # the class only: errors can quote what was being deleted
-        log.warning("deletion request %s failed: %s", req.pk, type(exc).__name__)
-        _fail(req, f"Unexpected error ({type(exc).__name__}); retry, or ask an engineer.")
-        return
-    if left:
-        _fail(req, "Traces remain after the purge: " + ", ".join(f"{k}={v}" for k, v in sorted(left.items())))
-        return
-    _complete(req, progress)
-
-
-def _complete(req: DeletionRequest, progress: dict) -> None:
+def _complete(req: DeletionRequest, erasure: Erasure) -> None:
     now = timezone.now()
-    counts = {"memories": sum(progress["memories"].values()), "namespaces": len(progress["namespaces"]),
-              **progress["counts"]}
-    receipt = {
-        "request_id": req.pk,
-        "scope": req.scope,
-        "household": req.household_name,
-        "child": req.child_name,
-        "received_at": req.received_at.isoformat(),
-        "completed_at": now.isoformat(),
-        "counts": counts,
-        "verified": "zero memories remain in every store",
-        "member_ids": progress.get("member_ids", []),
-    }
+    receipt = {**erasure.receipt, "request_id": req.pk, "received_at": req.received_at.isoformat(),
+               "member_ids": erasure.member_ids}
     with transaction.atomic():
         if not DeletionRequest.objects.filter(pk=req.pk, state=State.EXECUTING).update(
                 state=State.COMPLETED, completed_at=now, receipt=receipt, updated_at=now):
             return
         req.refresh_from_db()
-        _audit(req, actor=None, action="deletion.completed", count=counts["memories"], counts=counts)
-
-
-RECEIPT_LABELS = {
-    "memories": "Memories erased from Mem0 (vectors, entities, history, messages)",
-    "namespaces": "Toy memory spaces purged",
-    "feedback": "Ratings",
-    "changes": "Change records",
-    "usage": "Usage counters",
-    "conversations": "Stored conversations",
-    "exports": "Export files",
-    "jobs": "Export and deletion jobs",
-    "children": "Child profiles",
-    "devices": "Registered toys",
-    "devices_unlinked": "Toys unlinked (still registered)",
-    "members": "Household memberships",
-}
+        _audit(req, actor=None, action="deletion.completed", count=receipt["counts"].get("memories", 0),
+               erasure=erasure.reference)
 
 
 def receipt_rows(req: DeletionRequest) -> list[tuple[str, int]]:
-    counts = (req.receipt or {}).get("counts", {})
-    return [(label, counts[key]) for key, label in RECEIPT_LABELS.items() if key in counts]
+    return erasure_receipt_rows(req.receipt or {})

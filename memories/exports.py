@@ -9,7 +9,7 @@ JSON schema ``memory-portal.child-export``, version 1::
       "schema": "memory-portal.child-export", "version": 1,
       "exported_at": "<ISO 8601>",
       "child": {"id", "name", "birth_date", "gender", "interests", "toy_note", "memory_paused"},
-      "devices": [{"id", "name", "mac", "namespace", "agent"}],
+      "devices": [{"id", "name", "mac", "agent"}],
       "memories": [{
         "id", "namespace", "device", "text",
         "kind": "child_profile" | "learned" | "parent",
@@ -40,6 +40,7 @@ from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
+from devices.models import Device
 from devices.selectors import child_namespaces
 from memories import gateway, selectors
 from memories.gateway import MemoryRecord
@@ -80,13 +81,13 @@ def _annotated(child, on_progress: Progress) -> Iterator[tuple[MemoryRecord, Mem
 
 
 def _devices(child) -> dict[str, object]:
-    return {d.namespace: d for d in child.devices.all()}
+    return {str(d.pk): d for d in Device.objects.filter(household_id=child.household_id)}
 
 
 def _memory_json(record: MemoryRecord, feedback, changes, devices) -> dict:
     history = selectors.timeline(record, changes, gateway.get().history(record.id))
     return {
-        "id": record.id, "namespace": record.namespace, "device": str(devices.get(record.namespace, "")),
+        "id": record.id, "namespace": record.namespace, "device": str(devices.get(str(record.metadata.get("device_id", "")), "")),
         "text": record.text, "kind": record.kind, "category": record.category,
         "created_at": _iso(record.created_at), "updated_at": _iso(record.updated_at),
         "metadata": record.metadata,
@@ -102,7 +103,7 @@ def _head(child) -> dict:
         "schema": SCHEMA, "version": VERSION, "exported_at": timezone.now().isoformat(),
         "child": {"id": child.pk, "name": child.name, "birth_date": _iso(child.birth_date), "gender": child.gender,
                   "interests": child.interests, "toy_note": child.toy_note, "memory_paused": child.memory_paused},
-        "devices": [{"id": d.pk, "name": d.name, "mac": d.mac, "namespace": d.namespace,
+        "devices": [{"id": d.pk, "name": d.name, "mac": d.mac,
                      "agent": str(d.agent) if d.agent else None} for d in child.devices.all()],
     }
 
@@ -130,7 +131,7 @@ def csv_chunks(child, on_progress: Progress = None) -> Iterator[str]:
     devices = _devices(child)
     for record, feedback, _changes in _annotated(child, on_progress):
         writer.writerow({
-            "id": record.id, "device": _cell(str(devices.get(record.namespace, ""))), "namespace": record.namespace,
+            "id": record.id, "device": _cell(str(devices.get(str(record.metadata.get("device_id", "")), ""))), "namespace": record.namespace,
             "kind": record.kind, "category": record.category or "", "rating": feedback.rating if feedback else "",
             "rating_reason": _cell(feedback.reason) if feedback else "", "created_at": _iso(record.created_at),
             "updated_at": _iso(record.updated_at), "text": _cell(record.text),

@@ -12,7 +12,7 @@ RATING_FILTERS = [("", "Any rating"), ("none", "Unrated"), *MemoryFeedback.Ratin
 
 
 def _device_choices(child):
-    return [(str(d.pk), str(d)) for d in child.devices.all() if not d.memory_reset_pending]
+    return [(str(d.pk), str(d)) for d in child.devices.all()]
 
 
 def _category_choices(categories):
@@ -52,6 +52,7 @@ class MemoryFilterForm(forms.Form):
             created_from=_day_start(start) if start else None,
             created_to=_day_start(end + timedelta(days=1)) if end else None,
             text=(self.value("q") or "").strip() if self.search_mode() == "text" else "",
+            device_ids=(self.value("device"),) if self.value("device") else (),
         )
 
     def search_mode(self) -> str:
@@ -59,10 +60,6 @@ class MemoryFilterForm(forms.Form):
 
     def semantic_query(self) -> str:
         return (self.value("q") or "").strip() if self.search_mode() == "semantic" else ""
-
-    def namespaces(self) -> list[str] | None:
-        device = self.value("device")
-        return [d.namespace for d in self.child.devices.all() if str(d.pk) == device] if device else None
 
 
 def _day_start(day) -> datetime:
@@ -74,17 +71,18 @@ class MemoryTextForm(forms.Form):
 
 
 class MemoryAddForm(MemoryTextForm):
-    device = forms.ChoiceField(label="Toy")
+    device = forms.ChoiceField(label="Toy", required=False)
     category = forms.ChoiceField(required=False)
 
     def __init__(self, *args, child, categories, **kwargs):
         super().__init__(*args, **kwargs)
         self.child = child
-        self.fields["device"].choices = _device_choices(child)
+        self.fields["device"].choices = [("", f"Every toy of {child.name}"), *_device_choices(child)]
         self.fields["category"].choices = [("", "Let the portal choose"), *_category_choices(categories)]
 
     def device_obj(self):
-        return next(d for d in self.child.devices.all() if str(d.pk) == self.cleaned_data["device"])
+        chosen = self.cleaned_data.get("device")
+        return next((d for d in self.child.devices.all() if str(d.pk) == chosen), None) if chosen else None
 
 
 class RateForm(forms.Form):

@@ -3,40 +3,6 @@ from django.db import models
 from django.utils import timezone
 
 
-class Outbox(models.Model):
-    """Work for Mem0 that must not be lost when Mem0 or a worker is down.
-
-    A row is written in the same transaction as the change that needs it, a task is
-    enqueued on commit, and the periodic sweep re-enqueues rows that stayed pending."""
-
-    class Topic(models.TextChoices):
-        PROFILE_PUSH = "profile_push", "Profile push"
-        DEVICE_RESET = "device_reset", "Device reset"
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Synced"
-        FAILED = "failed", "Failed — retrying"
-
-    topic = models.CharField(max_length=20, choices=Topic.choices)
-    child = models.ForeignKey("devices.ChildProfile", null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="outbox")
-    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="outbox")
-    namespace = models.CharField(max_length=64, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["child", "-created_at"]), models.Index(fields=["state", "updated_at"])]
-
-
 class MemoryFeedback(models.Model):
     """A parent's rating of one memory. Also sent to the Mem0 Platform when that is the backend."""
 
@@ -72,6 +38,7 @@ class MemoryUsage(models.Model):
     """How often and when a toy was served a memory (memory-context)."""
 
     memory_id = models.CharField(max_length=64)
+    namespace = models.CharField(max_length=64, db_index=True)
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="memory_usage")
     count = models.PositiveIntegerField(default=0)
     last_used_at = models.DateTimeField()
@@ -90,8 +57,15 @@ class Conversation(models.Model):
         DROPPED = "dropped", "Dropped"
         FAILED = "failed", "Failed — retrying"
 
-    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="conversations")
+    # The child whose words these are (the toy may be moved or deleted before extraction).
+    child = models.ForeignKey("devices.ChildProfile", on_delete=models.CASCADE, related_name="conversations")
+    # The child's memory epoch when accepted: an erase started since then drops it.
+    epoch = models.PositiveIntegerField(default=0)
+    device = models.ForeignKey("devices.Device", null=True, on_delete=models.SET_NULL, related_name="conversations")
+    agent = models.ForeignKey("devices.Agent", null=True, on_delete=models.SET_NULL, related_name="+")
     idempotency_key = models.CharField(max_length=128, blank=True)
+    # SHA-256 of the messages first sent under the key: the same key with others is a 409.
+    body_hash = models.CharField(max_length=64, blank=True)
     messages = models.JSONField(default=list)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
     drop_reason = models.CharField(max_length=40, blank=True)
@@ -179,6 +153,8 @@ class DeletionRequest(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED, db_index=True)
     # Namespaces to purge, captured when scheduled so a re-run after a crash finds them all.
     namespaces = models.JSONField(default=list, blank=True)
+    erasure = models.OneToOneField("Erasure", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="deletion_request")
     received_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -193,3 +169,55 @@ class DeletionRequest(models.Model):
     def is_overdue(self) -> bool:
         open_states = (self.State.COMPLETED,)
         return self.state not in open_states and self.due_at < timezone.now()
+
+
+class Erasure(models.Model):
+    """One run of the one erase path: every deletion of a child's memories (a parent's
+    "delete everything", a support request, a deleted child, household or account, the
+    playground, retention) is an Erasure. It keeps ids and counts, never memory text, and
+    its receipt lists each store that was verified empty, with a reference the parent can
+    find again."""
+
+    class Scope(models.TextChoices):
+        MEMORIES = "memories", "All memories of one child (the profile stays)"
+        CHILD = "child", "One child and all their data"
+        HOUSEHOLD = "household", "A whole household"
+        ACCOUNT = "account", "A parent's account"
+        NAMESPACE = "namespace", "A memory space without a child (playground, unlinked toy)"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Erasing"
+        DONE = "done", "Erased and verified"
+        FAILED = "failed", "Failed — retrying"
+
+    reference = models.CharField(max_length=20, unique=True)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    origin = models.CharField(max_length=40)  # parent / support / admin / retention / playground / migration
+    household = models.ForeignKey("devices.Household", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="erasures")
+    household_name = models.CharField(max_length=100, blank=True)
+    child = models.ForeignKey("devices.ChildProfile", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="erasures")
+    child_name = models.CharField(max_length=60, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")  # the account erased (scope account)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    # Members who may read the receipt after their household is gone.
+    member_ids = models.JSONField(default=list, blank=True)
+    namespaces = models.JSONField(default=list, blank=True)
+    progress = models.JSONField(default=dict, blank=True)  # ids and counts while running
+    receipt = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.reference

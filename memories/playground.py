@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from memories import gateway
+from memories.erasure import OUR_STORES, erasure_run, erasure_start
 from portal.audit import audit
 from portal.errors import ApplicationError
 
@@ -86,15 +87,17 @@ def playground_run(*, actor, agent, prompt: str, conversation: str) -> Playgroun
         raise ApplicationError("No LLM is configured (LLM_BASE_URL): extraction cannot run.", code="no_llm")
     gw = gateway.get()
     namespace = f"playground-{uuid.uuid4().hex}"
-    ids: list[str] = []
     try:
-        ids = gw.add_conversation(namespace, messages, prompt=prompt or None, metadata={"kind": "playground"})
+        gw.add_conversation(namespace, messages, prompt=prompt or None, metadata={"kind": "playground"})
         records = gw.list([namespace], limit=500).items
         texts = [r.text for r in sorted(records, key=lambda r: (r.created_at is None, r.created_at, r.text))]
     finally:
-        gw.purge_namespace(namespace, known_ids=ids)
-    leftover = gw.traces(namespace, memory_ids=ids)
-    if any(leftover.values()):
-        raise RuntimeError(f"The playground namespace was not fully erased: {leftover}")
+        # The one erase path: every store purged, then verified empty.
+        erasure = erasure_start(scope="namespace", origin="playground", actor=actor, namespaces=[namespace],
+                                enqueue=False)
+        erasure = erasure_run(erasure.pk)
+    if erasure.state != erasure.State.DONE:
+        raise RuntimeError(f"The playground namespace was not fully erased: {erasure.last_error}")
+    leftover = {store: 0 for store in erasure.receipt["verified_empty"] if store not in OUR_STORES}
     audit(actor=actor, action="agent.playground", agent_id=getattr(agent, "pk", None), count=len(texts))
     return PlaygroundResult(memories=texts, leftover=leftover)

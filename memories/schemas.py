@@ -41,8 +41,7 @@ class MemorySettingsOut(Schema):
     enabled: bool = Field(description="Memory is served and learned for this device right now.")
     agent_enabled: bool = Field(description="The agent has memory switched on.")
     paused: bool = Field(description="A parent paused memory for the child.")
-    reset_pending: bool = Field(description="The device moved to another child; its memories are being erased.")
-    user_id: str = Field(description="The Mem0 user_id to use for this device.")
+    user_id: str = Field(description="The Mem0 user_id of the child this toy is linked to (an opaque id, never the MAC).")
 
 
 class AgentOut(Schema):
@@ -75,7 +74,7 @@ class MemoryItemOut(Schema):
 
 class ContextOut(Schema):
     enabled: bool
-    reason: str = Field(description="Why nothing is served: memory_off, paused, reset_pending, or empty.")
+    reason: str = Field(description="Why nothing is served: memory_off, paused, or empty.")
     items: list[MemoryItemOut]
     block: str = Field(description='Lines "- [YYYY-MM-DD HH:MM] text", newest first, ready for a prompt.')
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django.db.models import Max, QuerySet, Sum
 from django.http import Http404
 
+from devices.models import Device
 from devices.selectors import child_namespaces, households_for
 from memories import gateway
 from memories.gateway import PROFILE_KIND, ListFilter, MemoryRecord
@@ -40,12 +41,12 @@ def page_number(raw) -> int:
 
 
 def child_memory_page(child, number: int = 1, *, flt: ListFilter | None = None,
-                      namespaces: list[str] | None = None, size: int = PAGE_SIZE) -> MemoryPage:
-    """One page of the child's memories (optionally of some of their devices' namespaces)."""
-    page = gateway.get().list(_scoped(child, namespaces), offset=(number - 1) * size, limit=size, flt=flt)
+                      size: int = PAGE_SIZE) -> MemoryPage:
+    """One page of the child's memories."""
+    page = gateway.get().list(child_namespaces(child), offset=(number - 1) * size, limit=size, flt=flt)
     pages = max(1, -(-page.total // size))
     if number > pages and page.total:
-        return child_memory_page(child, pages, flt=flt, namespaces=namespaces, size=size)
+        return child_memory_page(child, pages, flt=flt, size=size)
     return MemoryPage(items=page.items, total=page.total, number=number, pages=pages)
 
 
@@ -96,32 +97,25 @@ def _category_label(record: MemoryRecord, category_labels: dict[str, str]) -> st
 def memory_items(child, records: list[MemoryRecord], category_labels: dict[str, str]) -> list[MemoryItem]:
     """Records with their device, rating reason and usage (two queries for a page)."""
     ids = [r.id for r in records]
-    devices = {d.namespace: str(d) for d in child.devices.all()}
+    devices = {str(d.pk): str(d) for d in Device.objects.filter(household_id=child.household_id)}
     feedback = {f.memory_id: f for f in MemoryFeedback.objects.filter(child=child, memory_id__in=ids)}
     usage = {
         row["memory_id"]: row
-        for row in MemoryUsage.objects.filter(memory_id__in=ids, device__child=child)
+        for row in MemoryUsage.objects.filter(memory_id__in=ids, namespace=child.namespace)
         .values("memory_id").annotate(uses=Sum("count"), last=Max("last_used_at"))
     }
     return [
         MemoryItem(record=r, category_label=_category_label(r, category_labels),
-                   device=devices.get(r.namespace, r.namespace), feedback=feedback.get(r.id),
+                   device=devices.get(str(r.metadata.get("device_id", "")), ""), feedback=feedback.get(r.id),
                    uses=usage.get(r.id, {}).get("uses", 0), last_used_at=usage.get(r.id, {}).get("last"))
         for r in records
     ]
 
 
 def child_memory_search(child, query: str, *, flt: ListFilter | None = None,
-                        namespaces: list[str] | None = None, limit: int = PAGE_SIZE) -> list[MemoryRecord]:
-    """Semantic search (Mem0's embedding, ranked) inside the child's namespaces."""
-    scoped = _scoped(child, namespaces)
-    return gateway.get().search(scoped, query, limit=limit, flt=flt)
-
-
-def _scoped(child, namespaces: list[str] | None) -> list[str]:
-    """The child's namespaces, narrowed to ``namespaces`` when given (a device filter)."""
-    own = child_namespaces(child)
-    return own if namespaces is None else [ns for ns in namespaces if ns in own]
+                        limit: int = PAGE_SIZE) -> list[MemoryRecord]:
+    """Semantic search (Mem0's embedding, ranked) inside the child's namespace."""
+    return gateway.get().search(child_namespaces(child), query, limit=limit, flt=flt)
 
 
 def memory_timeline(child, record: MemoryRecord) -> list[TimelineEntry]:

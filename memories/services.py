@@ -70,16 +70,19 @@ def memory_correct(*, actor, child, memory_id: str, text: str) -> MemoryRecord:
     return updated
 
 
-def memory_add(*, actor, child, device, text: str, category: str | None = None) -> MemoryRecord:
-    """Stored verbatim (no LLM) in the chosen device's namespace, kind "added by a parent"."""
+def memory_add(*, actor, child, text: str, device=None, category: str | None = None) -> MemoryRecord:
+    """Stored verbatim (no LLM) in the child's namespace, kind "added by a parent"; with a
+    ``device``, the memory records that toy as where it belongs."""
     text = _clean_text(text)
-    if device is None or device.namespace not in child_namespaces(child):
+    if device is not None and device.child_id != child.pk:
         raise ApplicationError("Choose one of this child's toys.", field="device")
     key = _category_key(child, category)
     metadata = {"kind": PARENT_KIND, "category": key or categories.classify([text], categories.for_child(child))[0]}
     if key:
         metadata["category_by"] = "parent"
-    record = gateway.get().add(device.namespace, text, metadata)
+    if device is not None:
+        metadata["device_id"] = str(device.pk)
+    record = gateway.get().add(child.namespace, text, metadata)
     with transaction.atomic():
         _record_change(actor=actor, record=record, event="ADD")
         audit(actor=actor, action="memory.add", child=child, count=1, memory_id=record.id)
@@ -162,31 +165,27 @@ def memories_delete(*, actor, child, memory_ids: list[str]) -> Job | int:
 
 
 def memories_delete_all(*, actor, child, confirmation: str) -> Job:
-    """Everything the toys remember about the child, after the child's name is typed."""
+    """Everything the toys remember about the child, after the child's name is typed: the
+    one erase path, followed on a job page. The profile the parent wrote stays."""
     if (confirmation or "").strip().casefold() != child.name.strip().casefold():
         raise ApplicationError(f"Type {child.name} to confirm.", field="confirmation")
-    return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=0,
-                      params={"namespaces": child_namespaces(child)})
+    from memories.erasure import erasure_start
+
+    with transaction.atomic():
+        erasure = erasure_start(scope="memories", origin="parent", actor=actor, child=child, enqueue=False)
+        return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=0,
+                          params={"erasure_id": erasure.pk})
 
 
 def delete_ids(memory_ids: list[str]) -> int:
     return gateway.get().delete(memory_ids)
 
 
-def purge(namespace: str) -> int:
-    """Erase a namespace from every Mem0 store, then our records of it."""
-    known = set(MemoryChange.objects.filter(namespace=namespace).values_list("memory_id", flat=True))
-    known |= set(MemoryFeedback.objects.filter(namespace=namespace).values_list("memory_id", flat=True))
-    erased = gateway.get().purge_namespace(namespace, known_ids=known)
-    forget_records(namespaces=[namespace])
-    return erased
-
-
 def forget_records(*, namespaces: list[str], memory_ids: list[str] | None = None) -> None:
     """Our own rows about deleted memories (all of the namespaces when no ids are given)."""
     changes = MemoryChange.objects.filter(namespace__in=namespaces)
     feedback = MemoryFeedback.objects.filter(namespace__in=namespaces)
-    usage = MemoryUsage.objects.filter(device__mac__in=namespaces)
+    usage = MemoryUsage.objects.filter(namespace__in=namespaces)
     if memory_ids is not None:
         changes, feedback = changes.filter(memory_id__in=memory_ids), feedback.filter(memory_id__in=memory_ids)
         usage = usage.filter(memory_id__in=memory_ids)
@@ -294,15 +293,14 @@ def _export_run(job: Job) -> None:
 
 
 def _delete_run(job: Job) -> None:
-    own = child_namespaces(job.child)
-    if "memory_ids" in job.params:
-        deleted = _delete_ids_run(job, own)
+    if "erasure_id" in job.params:
+        deleted = _erase_run(job)
     else:
-        deleted = _purge_run(job, [ns for ns in job.params.get("namespaces", []) if ns in own])
-    exports_discard(job.child)
+        deleted = _delete_ids_run(job, child_namespaces(job.child))
+        exports_discard(job.child)
     with transaction.atomic():
         _progress(job, state=Job.State.DONE, done=job.total)
-        action = "memory.delete" if "memory_ids" in job.params else "memory.delete_all"
+        action = "memory.delete_all" if "erasure_id" in job.params else "memory.delete"
         audit(actor=job.created_by, action=action, child=job.child, count=deleted, job_id=job.pk)
 
 
@@ -318,18 +316,18 @@ def _delete_ids_run(job: Job, own: list[str]) -> int:
     return deleted
 
 
-def _purge_run(job: Job, namespaces: list[str]) -> int:
-    from memories import outbox
+def _erase_run(job: Job) -> int:
+    """A parent's "delete everything": the one erase path, its count on the job."""
+    from memories.erasure import erasure_run
 
-    total = gateway.get().count(namespaces) if namespaces else 0
+    total = _memory_count(job.child)
     _progress(job, total=total, done=0)
-    job.total, erased = total, 0
-    for namespace in namespaces:
-        erased += purge(namespace)
-        _progress(job, done=min(erased, total))
-    with transaction.atomic():  # the toys keep the profile the parent wrote
-        outbox.profile_push_enqueue(job.child)
-    return erased
+    job.total = total
+    erasure = erasure_run(job.params["erasure_id"])
+    if erasure is None or erasure.state != erasure.State.DONE:
+        raise RuntimeError("The erasure did not complete; it is retried.")
+    Job.objects.filter(pk=job.pk).update(params={**job.params, "reference": erasure.reference})
+    return erasure.receipt.get("counts", {}).get("memories", total)
 
 
 def exports_expire() -> int:

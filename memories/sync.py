@@ -1,21 +1,32 @@
-"""Keeping the toys' view of a child in Mem0: the profile memory and device resets.
+"""Keeping the toys' view of a child in Mem0: the one profile memory in the child's namespace.
 
-Called by the outbox task with a claimed row. Each function is idempotent: it writes the
-current state, whatever ran before."""
+Profile changes write a ``devices.ProfileSync`` queue row in the same transaction; the
+``profile_sync`` task claims it with a conditional update (reruns and duplicate deliveries
+do nothing twice) and calls ``child_push``, which is idempotent: it writes the current
+state, whatever ran before."""
 
-from devices.models import ChildProfile, Device
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from devices.models import ChildProfile, ProfileSync
 from devices.profile import profile_metadata, profile_text
 from memories import gateway
 from memories.gateway import PROFILE_KIND, ListFilter
+
+State = ProfileSync.State
 
 
 def _profile_memories(namespace: str):
     return gateway.get().list([namespace], limit=100, flt=ListFilter(kinds=(PROFILE_KIND,))).items
 
 
-def profile_upsert(child: ChildProfile, namespace: str) -> None:
-    """Exactly one profile memory in the namespace, with the current text."""
+def child_push(child: ChildProfile) -> None:
+    """Exactly one profile memory in the child's namespace, with the current text."""
     gw = gateway.get()
+    namespace = child.namespace
     text = profile_text(child)
     existing = _profile_memories(namespace)
     keep = next((m for m in existing if m.metadata.get("child_id") == child.pk), None)
@@ -30,25 +41,31 @@ def profile_upsert(child: ChildProfile, namespace: str) -> None:
     gw.set_metadata(keep.id, **profile_metadata(child))
 
 
-def child_push(child: ChildProfile) -> None:
-    """The profile into every namespace of the child's devices (not those awaiting a reset:
-    the reset writes it after the purge)."""
-    for device in child.devices.filter(memory_reset_pending=False):
-        profile_upsert(child, device.namespace)
+def claim(pk: int) -> ProfileSync | None:
+    claimed = ProfileSync.objects.filter(pk=pk, state__in=[State.PENDING, State.FAILED]).update(
+        state=State.RUNNING, updated_at=timezone.now())
+    return ProfileSync.objects.select_related("child").filter(pk=pk).first() if claimed else None
 
 
-def device_reset(device: Device) -> int:
-    """Erase everything the device learned, then give it its current child's profile."""
-    from memories.models import MemoryChange, MemoryFeedback, MemoryUsage
+def mark_done(row: ProfileSync) -> None:
+    now = timezone.now()
+    ProfileSync.objects.filter(pk=row.pk).update(state=State.DONE, done_at=now, updated_at=now, last_error="")
 
-    namespace = device.namespace
-    known = set(MemoryChange.objects.filter(namespace=namespace).values_list("memory_id", flat=True))
-    known |= set(MemoryFeedback.objects.filter(namespace=namespace).values_list("memory_id", flat=True))
-    erased = gateway.get().purge_namespace(namespace, known_ids=known)
-    MemoryChange.objects.filter(namespace=namespace).delete()
-    MemoryFeedback.objects.filter(namespace=namespace).delete()
-    MemoryUsage.objects.filter(device=device).delete()
-    Device.objects.filter(pk=device.pk).update(memory_reset_pending=False)
-    if device.child_id:
-        profile_upsert(device.child, namespace)
-    return erased
+
+def mark_failed(row: ProfileSync, error: Exception) -> None:
+    # The class and a short message only: Mem0 errors can quote the text being written.
+    message = f"{type(error).__name__}: {str(error)[:200]}"
+    ProfileSync.objects.filter(pk=row.pk).update(state=State.FAILED, attempts=row.attempts + 1,
+                                                 last_error=message[:500], updated_at=timezone.now())
+
+
+def stale_ids(model) -> list[int]:
+    """Rows of a queue table (a ``state`` and an ``updated_at``) that a dead worker or a lost
+    message left behind: pending or failed for a while, or stuck running. Stuck rows become
+    claimable again."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
+    stuck = Q(state="running", updated_at__lt=cutoff - timedelta(minutes=10))
+    waiting = Q(state__in=["pending", "failed"], updated_at__lt=cutoff)
+    ids = list(model.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
+    model.objects.filter(pk__in=ids, state="running").update(state="failed", updated_at=timezone.now())
+    return ids

@@ -3,39 +3,38 @@ row is gone or already done. Only Mem0 being unreachable is retried (with backof
 
 from celery import shared_task
 
-from memories import outbox, sync
+from memories import sync
 from memories.gateway import Mem0Unavailable
-from memories.models import Outbox
 
 RETRY = {"autoretry_for": (Mem0Unavailable,), "retry_backoff": 2, "retry_backoff_max": 600,
-         "retry_jitter": True, "max_retries": None}
+         "retry_jitter": True, "max_retries": 12}
 
 
 @shared_task(**RETRY)
-def outbox_process(outbox_id: int) -> None:
-    row = outbox.claim(outbox_id)
+def profile_sync(row_id: int) -> None:
+    """A child's profile into their Mem0 namespace (one profile memory, current text)."""
+    row = sync.claim(row_id)
     if row is None:
         return
     try:
-        if row.topic == Outbox.Topic.PROFILE_PUSH and row.child is not None:
-            sync.child_push(row.child)
-        elif row.topic == Outbox.Topic.DEVICE_RESET and row.device is not None:
-            sync.device_reset(row.device)
+        sync.child_push(row.child)
     except Exception as exc:
-        outbox.mark_failed(row, exc)
+        sync.mark_failed(row, exc)
         raise
-    outbox.mark_done(row)
+    sync.mark_done(row)
 
 
 @shared_task
 def outbox_sweep() -> int:
     """Re-enqueue what a dead worker, a lost message or a long outage left behind: profile
-    pushes, parents' jobs and accepted conversations."""
-    from memories.models import Conversation, Job
+    pushes, parents' jobs, accepted conversations and erasures."""
+    from devices.models import ProfileSync
+    from memories.models import Conversation, Erasure, Job
 
     count = 0
-    for model, task in ((Outbox, outbox_process), (Job, job_run), (Conversation, conversation_extract)):
-        for pk in outbox.stale_ids(model):
+    for model, task in ((ProfileSync, profile_sync), (Job, job_run), (Conversation, conversation_extract),
+                        (Erasure, erasure_run)):
+        for pk in sync.stale_ids(model):
             task.delay(pk)
             count += 1
     return count
@@ -47,11 +46,12 @@ def profiles_push_age_changes() -> int:
     from django.db import transaction
 
     from devices.selectors import children_with_birthday_today
+    from devices.services import profile_sync_enqueue
 
     count = 0
     for child in children_with_birthday_today():
         with transaction.atomic():
-            outbox.profile_push_enqueue(child)
+            profile_sync_enqueue(child)
         count += 1
     return count
 
@@ -80,8 +80,16 @@ def exports_expire() -> int:
 
 
 @shared_task(**RETRY)
+def erasure_run(erasure_id: int) -> None:
+    """The one erase path: purge every store, verify zero, receipt."""
+    from memories import erasure
+
+    erasure.erasure_run(erasure_id)  # a failure is recorded on the row (support retries)
+
+
+@shared_task(**RETRY)
 def deletion_execute(request_id: int) -> None:
-    """A verified, scheduled deletion request: purge, remove our records, verify, receipt."""
+    """A verified, scheduled deletion request: the erase path, then the request's receipt."""
     from memories import deletion
 
     deletion.request_run(request_id)
@@ -90,7 +98,7 @@ def deletion_execute(request_id: int) -> None:
 @shared_task(**RETRY)
 def conversation_extract(conversation_id: int) -> None:
     """A toy's finished session → Mem0 extraction with the agent's memory prompt; the raw
-    messages are deleted once extracted (kept, and retried, while Mem0 or the LLM fails)."""
+    messages are deleted once extracted (kept, and retried, while Mem0 or the LLM is down)."""
     from memories import conversations
 
     conversations.conversation_extract(conversation_id)

@@ -69,12 +69,11 @@ def memory_list(request, child_id):
     child = child_for(request.user, child_id)
     cats = categories.for_child(child)
     form = MemoryFilterForm(request.GET, child=child, categories=cats)
-    flt, namespaces, query = form.list_filter(), form.namespaces(), form.semantic_query()
+    flt, query = form.list_filter(), form.semantic_query()
     if query:
-        records, page = selectors.child_memory_search(child, query, flt=flt, namespaces=namespaces), None
+        records, page = selectors.child_memory_search(child, query, flt=flt), None
     else:
-        page = selectors.child_memory_page(child, selectors.page_number(request.GET.get("page")), flt=flt,
-                                           namespaces=namespaces)
+        page = selectors.child_memory_page(child, selectors.page_number(request.GET.get("page")), flt=flt)
         records = page.items
     items = selectors.memory_items(child, records, categories.labels(cats))
     return render(request, _partial(request, LIST, "results"), {

@@ -15,6 +15,8 @@ urlpatterns = [
     path("household/", include("devices.household_urls")),
     path("api/v1/", api.urls),
     path("staff/agents/", include("devices.agent_urls")),
+    path("staff/agents/", include("memories.playground_urls")),
+    path("household/privacy/", include("memories.privacy_urls")),
     path("staff/", include("portal.admin_urls")),
     path("", include("devices.urls")),
     path("", include("memories.urls")),

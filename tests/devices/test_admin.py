@@ -3,10 +3,10 @@ from datetime import date
 from django.urls import reverse
 
 from devices import services
-from memories.models import Outbox
+from devices.models import ProfileSync
 
 
-def test_moving_a_device_in_the_admin_erases_like_the_parent_move(family, login):
+def test_moving_a_device_in_the_admin_goes_through_the_same_service(family, login):
     other = services.child_create(actor=family.parent_a, household=family.household_a, name="Meera",
                                   birth_date=date(2021, 2, 14))
     device = family.device_a
@@ -16,5 +16,5 @@ def test_moving_a_device_in_the_admin_erases_like_the_parent_move(family, login)
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     device.refresh_from_db()
-    assert device.child == other and device.memory_reset_pending
-    assert Outbox.objects.filter(device=device, topic=Outbox.Topic.DEVICE_RESET).exists()
+    assert device.child == other and device.namespace == other.namespace
+    assert ProfileSync.objects.filter(child=other).exists()

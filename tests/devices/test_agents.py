@@ -140,7 +140,7 @@ def test_agent_pages_are_for_admins_only(family, client):
     pk = family.agent.pk
     pages = [("get", reverse("agents:list")), ("get", reverse("agents:create")), ("get", reverse("agents:edit", args=[pk])),
              ("post", reverse("agents:edit", args=[pk])), ("get", reverse("agents:versions", args=[pk])),
-             ("post", reverse("agents:rollback", args=[pk, 1])), ("get", reverse("agents:playground", args=[pk]))]
+             ("post", reverse("agents:rollback", args=[pk, 1])), ("get", reverse("playground:run", args=[pk]))]
     for method, url in pages:
         response = getattr(client, method)(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url

@@ -27,7 +27,7 @@ def playground_rows(gw, marker: str = "") -> dict:
 
 
 def test_the_draft_prompt_decides_what_is_kept_and_nothing_stays(family, login, llm, gw):
-    response = login(family.admin).post(reverse("agents:playground", args=[family.agent.pk]),
+    response = login(family.admin).post(reverse("playground:run", args=[family.agent.pk]),
                                         {"prompt": STRICT, "sample": "friends", "conversation": ""})
     assert response.status_code == 200
     result = response.context["result"]
@@ -49,7 +49,7 @@ def test_a_looser_prompt_keeps_more(family, llm):
 def test_pasted_conversation_and_htmx_partial(family, login, llm, gw):
     marker = f"zq{secrets.token_hex(6)}"
     response = login(family.admin).post(
-        reverse("agents:playground", args=[family.agent.pk]),
+        reverse("playground:run", args=[family.agent.pk]),
         {"prompt": "", "conversation": f"child: I love volcanoes called {marker}\ntoy: Me too!\nand rockets"},
         headers={"HX-Request": "true"})
     html = response.content.decode()
@@ -61,7 +61,7 @@ def test_pasted_conversation_and_htmx_partial(family, login, llm, gw):
 def test_bad_samples_are_refused(family, login, llm):
     client = login(family.admin)
     for text in ("", "just some words", "toy: Hello!"):
-        response = client.post(reverse("agents:playground", args=[family.agent.pk]), {"conversation": text})
+        response = client.post(reverse("playground:run", args=[family.agent.pk]), {"conversation": text})
         assert response.status_code == 200 and response.context["result"] is None
         assert response.context["form"].errors["conversation"]
     assert not llm.requests
@@ -71,9 +71,9 @@ def test_without_an_llm_the_page_says_so(family, login, settings):
     settings.LLM_BASE_URL = ""
     settings.MEM0_API_KEY = ""
     client = login(family.admin)
-    page = client.get(reverse("agents:playground", args=[family.agent.pk]))
+    page = client.get(reverse("playground:run", args=[family.agent.pk]))
     assert "No LLM is configured" in page.content.decode()
-    response = client.post(reverse("agents:playground", args=[family.agent.pk]), {"sample": "bedtime"})
+    response = client.post(reverse("playground:run", args=[family.agent.pk]), {"sample": "bedtime"})
     assert response.context["result"] is None
     assert "No LLM is configured" in " ".join(response.context["form"].non_field_errors())
     with pytest.raises(ApplicationError):
@@ -82,7 +82,7 @@ def test_without_an_llm_the_page_says_so(family, login, settings):
 
 
 def test_playground_is_for_admins_only(family, client):
-    url = reverse("agents:playground", args=[family.agent.pk])
+    url = reverse("playground:run", args=[family.agent.pk])
     assert client.post(url, {"sample": "friends"})["Location"].startswith("/accounts/login/")
     for user in (family.parent_a, family.support):
         client.force_login(user)

@@ -33,7 +33,8 @@ def _memories_with_every_kind_of_record(family, gw, remember, marker, count=20):
                             text=f"{marker} likes the moon and the stars")
     services.memory_rate(actor=family.parent_a, child=family.child_a, memory_id=added.id,
                          rating="NEGATIVE", reason=f"{marker} reason")
-    MemoryUsage.objects.create(memory_id=added.id, device=family.device_a, count=3, last_used_at=timezone.now())
+    MemoryUsage.objects.create(memory_id=added.id, namespace=family.child_a.namespace, device=family.device_a,
+                               count=3, last_used_at=timezone.now())
     return [*ids, added.id]
 
 
@@ -97,7 +98,7 @@ def test_delete_a_selection(family, remember, login, gw, marker):
     assert response.status_code == 302
     assert [gw.get(m.id) for m in chosen] == [None] * 3 and gw.get(kept.id) is not None
     leftovers = _leftovers(gw, family.device_a.namespace, marker, [m.id for m in chosen])
-    assert set(leftovers.values()) == {0}
+    assert set(leftovers.values()) == {0}, leftovers
     assert not MemoryChange.objects.filter(memory_id__in=[m.id for m in chosen]).exists()
     assert AuditEvent.objects.get(action="memory.delete").count == 3
 

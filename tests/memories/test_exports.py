@@ -36,7 +36,7 @@ def test_json_export_of_ten_thousand_memories_is_complete(family, gw):
     assert data["memory_count"] == len(data["memories"]) == 10_000
     assert {m["id"] for m in data["memories"]} == set(ids)
     assert seen[-1] == 10_000 and len(seen) == 20  # streamed in batches
-    assert data["child"]["name"] == "Rahul" and data["devices"][0]["namespace"] == family.device_a.namespace
+    assert data["child"]["name"] == "Rahul" and data["devices"][0]["mac"] == family.device_a.mac
 
 
 def test_json_export_has_metadata_history_and_ratings(family, remember):

@@ -79,7 +79,7 @@ def test_wrong_method_is_405(family, memory, login):
 def test_list_shows_every_detail_and_pins_its_queries(family, memory, login, django_assert_num_queries):
     client = login(family.parent_a)
     client.get(url("list", family.child_a))  # categorised and sessions warm
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(url("list", family.child_a))
     body = response.content.decode()
     assert response.status_code == 200 and "dinosaurs" in body

@@ -63,8 +63,9 @@ def test_add_is_verbatim_in_the_chosen_toy(family, gw):
                                              name="Robot A2", child=family.child_a)
     record = services.memory_add(actor=family.parent_a, child=family.child_a, device=second,
                                  text="She is allergic to peanuts", category="health_safety")
-    assert record.namespace == second.namespace and record.text == "She is allergic to peanuts"
-    assert record.metadata == {"kind": "parent", "category": "health_safety", "category_by": "parent"}
+    assert record.namespace == family.child_a.namespace and record.text == "She is allergic to peanuts"
+    assert record.metadata == {"kind": "parent", "category": "health_safety", "category_by": "parent",
+                               "device_id": str(second.pk)}
 
 
 def test_very_negative_keeps_a_memory_from_the_toys(family, remember, gw):
@@ -100,8 +101,8 @@ def test_feedback_mirror_task_is_idempotent(family, remember, gw):
 def test_a_job_runs_once(family):
     from memories.models import Job
 
-    job = Job.objects.create(kind=Job.Kind.DELETE_MEMORIES, household=family.household_a, child=family.child_a,
-                             params={"namespaces": [family.device_a.namespace]})
+    job = services.memories_delete_all(actor=family.parent_a, child=family.child_a, confirmation="Rahul")
+    assert Job.objects.filter(pk=job.pk).exists()
     services.job_run(job.pk)
     services.job_run(job.pk)  # a duplicate delivery: claimed already, nothing happens
     assert AuditEvent.objects.filter(action="memory.delete_all").count() == 1

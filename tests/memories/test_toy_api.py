@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from devices import services
-from devices.models import Device
 from memories import gateway as gateway_module
 from memories import services as memory_services
 from memories.gateway import LocalGateway
@@ -29,8 +28,8 @@ def test_config_gives_prompt_with_profile_settings_and_namespace(family, toy):
     assert body["system_prompt"].startswith("You are Buddy.\nChild Profile - Name: Rahul")
     assert "{{child_profile}}" not in body["system_prompt"]
     assert body["mem0_user_id"] == family.device_a.namespace == body["memory"]["user_id"]
-    assert body["memory"] == {"enabled": True, "agent_enabled": True, "paused": False, "reset_pending": False,
-                              "user_id": family.device_a.mac}
+    assert body["memory"] == {"enabled": True, "agent_enabled": True, "paused": False,
+                              "user_id": family.child_a.namespace}
     assert body["child"]["name"] == "Rahul" and body["child"]["interests"] == ["games", "sports", "science"]
     assert body["agent"] == {"id": family.agent.pk, "name": family.agent.name}
     family.device_a.refresh_from_db()
@@ -39,7 +38,7 @@ def test_config_gives_prompt_with_profile_settings_and_namespace(family, toy):
 
 def test_config_accepts_any_mac_spelling(family, toy):
     spelled = family.device_a.mac.replace(":", "-").upper()
-    assert toy.get(api_url(spelled, "config")).json()["mem0_user_id"] == family.device_a.mac
+    assert toy.get(api_url(spelled, "config")).json()["mem0_user_id"] == family.child_a.namespace
 
 
 def test_config_without_placeholder_keeps_the_prompt(family, toy):
@@ -169,12 +168,6 @@ def test_context_is_empty_when_the_agent_has_memory_off(family, toy, seeded):
     assert (body["enabled"], body["reason"], body["items"]) == (False, "memory_off", [])
 
 
-def test_context_is_empty_while_a_moved_device_is_being_erased(family, toy, seeded):
-    Device.objects.filter(pk=family.device_a.pk).update(memory_reset_pending=True)
-    body = toy.get(api_url(family.device_a.mac, "memory-context")).json()
-    assert (body["reason"], body["items"]) == ("reset_pending", [])
-
-
 def test_context_of_an_empty_namespace(family, toy):
     body = toy.get(api_url(family.device_b.mac, "memory-context")).json()
     assert (body["enabled"], body["reason"], body["items"], body["block"]) == (True, "empty", [], "")
@@ -252,7 +245,7 @@ def test_the_api_under_gunicorn_with_a_fleet_token(family, fleet, gw, transactio
         wait_for(up, timeout=60)
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             assert http.get(f"/api/v1/devices/{family.device_a.mac}/config").json()["mem0_user_id"] == \
-                family.device_a.mac
+                family.child_a.namespace
             context = http.get(f"/api/v1/devices/{family.device_a.mac}/memory-context", params={"query": "kites"})
             assert context.status_code == 200 and "Rahul loves kites" in context.json()["block"]
             posted = http.post(f"/api/v1/devices/{family.device_a.mac}/conversations",

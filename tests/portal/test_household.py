@@ -88,14 +88,14 @@ def test_remove_the_second_parent_but_not_the_owner_or_yourself(family, login):
 
 def test_a_parent_asks_for_deletion_and_follows_it(family, login):
     client = login(family.parent_a)
-    assert client.get(reverse("household:deletion_new")).status_code == 200
-    missing = client.post(reverse("household:deletion_new"), {"scope": "child", "confirm": "on"})
+    assert client.get(reverse("privacy:deletion_new")).status_code == 200
+    missing = client.post(reverse("privacy:deletion_new"), {"scope": "child", "confirm": "on"})
     assert missing.status_code == 200 and "Choose a child" in missing.content.decode()
-    response = client.post(reverse("household:deletion_new"),
+    response = client.post(reverse("privacy:deletion_new"),
                            {"scope": "child", "child": family.child_a.pk, "confirm": "on"})
     req = DeletionRequest.objects.get(household=family.household_a)
     assert response.status_code == 302 and req.channel == "portal" and req.requested_by == family.parent_a
     page = client.get(response["Location"]).content.decode()
     assert "Received" in page and "Rahul" in page
-    assert f"#{req.pk}" in login(family.parent_a2).get(reverse("household:detail")).content.decode()
+    assert f"#{req.pk}" in login(family.parent_a2).get(reverse("privacy:overview")).content.decode()
     assert login(family.parent_b).get(response["Location"]).status_code == 404

@@ -67,7 +67,7 @@ class Command(BaseCommand):
                 name="Rahul's robot", child=child, agent=agent,
             )
         gw = gateway.get()
-        if gw.count([device.namespace], exclude_kinds=[gateway.PROFILE_KIND]) == 0:
+        if gw.count([child.namespace], exclude_kinds=[gateway.PROFILE_KIND]) == 0:
             for text in DEMO_MEMORIES:
-                gw.add(device.namespace, text, {"source": "demo"})
+                gw.add(child.namespace, text, {"source": "demo", "device_id": str(device.pk)})
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
