@@ -261,3 +261,23 @@ def test_the_connection_string_keeps_a_password_with_quotes(db, monkeypatch):
     password = "it's a \\ 'secret' value"
     monkeypatch.setitem(connection.settings_dict, "PASSWORD", password)
     assert conninfo_to_dict(LocalGateway.django_dsn())["password"] == password
+
+
+def test_a_separate_mem0_database_gets_its_tables_on_first_use(gw):
+    """MEM0_DATABASE_URL: no migration runs there, so the gateway makes what is missing."""
+    name = f"mem0_g_{secrets.token_hex(4)}"
+    with admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    store = LocalGateway(dsn=make_conninfo(LocalGateway.django_dsn(), dbname=name))
+    try:
+        ns = namespace()
+        memory = store.add(ns, "Mia loves kites")
+        assert [r.id for r in store.list([ns]).items] == [memory.id]
+        with store._cursor() as cur:
+            cur.execute("SELECT count(to_regclass(t)) FROM unnest(%s::text[]) AS t",
+                        [[schema.quoted(t) for t in store.tables]])
+            assert cur.fetchone()[0] == 4
+    finally:
+        store.close()
+        with admin() as conn:
+            conn.execute(f'DROP DATABASE "{name}"')
