@@ -14,8 +14,10 @@ deleted (in the portal or the Django admin), the agent playground, and retention
         5. the touched tables are vacuumed, then each store is counted again, and the
            receipt lists exactly the stores verified empty, with the date and reference.
 
-A run is safe to repeat at any point; Mem0 being down raises (the task retries), any other
-error marks the erasure failed with the class name only (errors can quote children's words).
+An erasure is a ``portal.queue`` row: a run is safe to repeat at any point; a failure is
+recorded with the class name only (errors can quote children's words) and the sweep runs it
+again after its backoff (``dead`` after the last attempt: admins see it). Mem0 being down is
+recorded, then raised to the caller.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -36,6 +37,7 @@ from devices.models import ChildProfile, Device, Household, Membership, ProfileS
 from devices.services import profile_sync_enqueue
 from memories import gateway
 from memories.models import Conversation, Erasure, Job, MemoryChange, MemoryFeedback, MemoryUsage
+from portal import queue
 from portal.audit import audit
 from portal.errors import ApplicationError
 from portal.models import AuditEvent
@@ -44,8 +46,7 @@ from portal.queue import enqueue_on_commit
 log = logging.getLogger(__name__)
 Scope = Erasure.Scope
 State = Erasure.State
-OPEN = (State.PENDING, State.RUNNING, State.FAILED)
-LEASE = timedelta(minutes=2)
+OPEN = (State.PENDING, State.RUNNING, State.FAILED, State.DEAD)  # not erased yet: toys learn nothing
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read aloud to support
 
 # What the receipt says was verified, in the parent's words.
@@ -194,41 +195,27 @@ def _our_rows(plan: _Plan, erasure: Erasure) -> dict:
 
 # -- the run --------------------------------------------------------------------------------
 
-def _claim(erasure_id: int) -> Erasure | None:
-    """Pending or failed; or running but silent past its lease (its worker died: every
-    step writes ``updated_at``, so a live run is never taken over)."""
-    now = timezone.now()
-    claimable = Q(state__in=(State.PENDING, State.FAILED)) | Q(state=State.RUNNING, updated_at__lt=now - LEASE)
-    if not Erasure.objects.filter(claimable, pk=erasure_id).update(state=State.RUNNING, updated_at=now):
-        return None
-    return Erasure.objects.select_related("child", "household", "user").get(pk=erasure_id)
-
-
 def _save(erasure: Erasure, **values) -> None:
     Erasure.objects.filter(pk=erasure.pk).update(progress=erasure.progress, updated_at=timezone.now(), **values)
 
 
 def erasure_run(erasure_id: int) -> Erasure | None:
-    """Run (or finish) an erasure. Returns it, done or failed; None if not open."""
-    erasure = _claim(erasure_id)
+    """Run (or finish) an erasure. Returns it, done or failed; its current state when it
+    is not due (or running elsewhere: every step writes ``updated_at``, so a live run is
+    never taken over before the lease runs out)."""
+    erasure = queue.claim(Erasure, erasure_id, related=("child", "household", "user"))
     if erasure is None:
         return Erasure.objects.filter(pk=erasure_id).first()
     try:
         _run(erasure)
     except gateway.Mem0Unavailable as exc:
-        _fail(erasure, f"The memory store is unreachable ({type(exc).__name__}): retrying.")
+        queue.fail(erasure, exc, "the memory store is unreachable.")
         raise
-    except TracesRemain as exc:
-        _fail(erasure, f"Traces remain after the purge: {exc}")
+    except TracesRemain as exc:  # counts per store, no words
+        queue.fail(erasure, exc, f"traces remain after the purge: {exc}")
     except Exception as exc:  # the class only: errors can quote what was being deleted
-        log.warning("erasure %s failed: %s", erasure.reference, type(exc).__name__)
-        _fail(erasure, f"Unexpected error ({type(exc).__name__}); retry, or ask an engineer.")
+        queue.fail(erasure, exc, "unexpected error; it is retried, or ask an engineer.")
     return Erasure.objects.get(pk=erasure.pk)
-
-
-def _fail(erasure: Erasure, message: str) -> None:
-    Erasure.objects.filter(pk=erasure.pk, state=State.RUNNING).update(
-        state=State.FAILED, attempts=F("attempts") + 1, last_error=message[:500], updated_at=timezone.now())
 
 
 def _run(erasure: Erasure) -> None:
@@ -254,9 +241,8 @@ def _run(erasure: Erasure) -> None:
     _remove_owners(erasure, plan, counts)
     _save(erasure)
     # 4. No deleted words left in free space or planner samples, then count again.
-    vacuum = getattr(gw, "vacuum", None)
-    if vacuum is not None:
-        vacuum()
+    gw.vacuum()
+    _vacuum_ours()
     left = remaining(plan, erasure, ids)
     if left.get("vectors"):  # a toy talked meanwhile: once more
         _purge(gw, plan, ids)
@@ -314,6 +300,23 @@ def _delete_household(household_id: int, counts: dict) -> None:
     household.devices.all().delete()  # their tokens with them
     household.children.all().delete()
     household.delete()  # memberships, invitations
+
+
+def _vacuum_ours() -> None:
+    """Our tables that held children's words (conversations, rating reasons): deleted rows
+    leave the heap now, not at the next autovacuum. A separate autocommit connection, as
+    VACUUM cannot run inside a transaction."""
+    import psycopg
+    from django.db import connection
+
+    tables = [Conversation._meta.db_table, MemoryFeedback._meta.db_table]
+    params = {k: v for k, v in connection.get_connection_params().items() if k not in ("cursor_factory", "context")}
+    try:
+        with psycopg.connect(**params, autocommit=True) as conn:
+            for table in tables:
+                conn.execute(f'VACUUM (ANALYZE) "{table}"')
+    except psycopg.Error as exc:  # not the tables' owner: PostgreSQL's autovacuum will do it
+        log.warning("vacuum after an erasure skipped: %s", type(exc).__name__)
 
 
 def remaining(plan: _Plan, erasure: Erasure, ids: dict) -> dict[str, int]:
