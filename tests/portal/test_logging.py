@@ -11,3 +11,12 @@ def test_query_strings_never_reach_the_log(caplog):
     assert handler_filter.filter(record)
     assert "peanut" not in record.getMessage()
     assert "/children/1/memories/?…" in record.getMessage()
+
+
+def test_records_with_named_arguments_still_format(caplog):
+    """Celery logs "Task %(name)s[%(id)s] succeeded" with a mapping: it must stay one."""
+    record = logging.getLogger("celery.app.trace").makeRecord(
+        "celery.app.trace", logging.INFO, __file__, 1, "Task %(name)s succeeded: %(url)s",
+        ({"name": "memories.tasks.profile_sync", "url": "/x/?q=secret"},), None)
+    assert StripQueryString().filter(record)
+    assert record.getMessage() == "Task memories.tasks.profile_sync succeeded: /x/?…"
