@@ -7,7 +7,7 @@ never memory text). Work that can be large becomes a ``Job`` run by a Celery tas
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +17,7 @@ from devices.selectors import child_namespaces
 from memories import categories, exports, gateway, selectors
 from memories.gateway import PARENT_KIND, PROFILE_KIND, Mem0Unavailable, MemoryRecord
 from memories.models import Job, MemoryChange, MemoryFeedback, MemoryUsage
+from portal import queue
 from portal.access import role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
@@ -82,6 +83,8 @@ def memory_add(*, actor, child, text: str, device=None, category: str | None = N
         metadata["category_by"] = "parent"
     if device is not None:
         metadata["device_id"] = str(device.pk)
+        if device.agent_id:
+            metadata["toy_agent_id"] = str(device.agent_id)
     record = gateway.get().add(child.namespace, text, metadata)
     with transaction.atomic():
         _record_change(actor=actor, record=record, event="ADD")
@@ -232,7 +235,7 @@ def export_audit(*, actor, child, fmt: str, count: int) -> None:
     audit(actor=actor, action=f"export.{fmt}", child=child, count=count)
 
 
-def export_expires_at():
+def export_expires_at() -> datetime:
     return timezone.now() + timedelta(hours=settings.EXPORT_TTL_HOURS)
 
 
@@ -248,33 +251,22 @@ def _job_start(*, actor, child, kind: str, total: int, params: dict) -> Job:
     return job
 
 
-# -- jobs (run by memories.tasks.job_run) ---------------------------------------------
-
-STALE_RUNNING = timedelta(minutes=10)
-
-
-def job_claim(job_id: int) -> Job | None:
-    """Pending or failed (a retry), or running but silent for long (its worker died)."""
-    now = timezone.now()
-    claimable = Job.objects.filter(pk=job_id, state__in=[Job.State.PENDING, Job.State.FAILED]) | Job.objects.filter(
-        pk=job_id, state=Job.State.RUNNING, updated_at__lt=now - STALE_RUNNING)
-    if not claimable.update(state=Job.State.RUNNING, updated_at=now):
-        return None
-    return Job.objects.select_related("child", "created_by").filter(pk=job_id, child__isnull=False).first()
-
+# -- jobs (run by memories.tasks.job_run; a portal.queue row) --------------------------
 
 def job_run(job_id: int) -> None:
-    job = job_claim(job_id)
+    """Claim the job and run it. A failure is recorded on the row, class only (errors from
+    Mem0 can quote the text being written); the sweep sends it again after its backoff."""
+    job = queue.claim(Job, job_id, related=("child", "created_by"))
     if job is None:
+        return
+    if job.child is None:  # nothing left to do it for
+        queue.done(job)
         return
     runner = _export_run if job.kind in EXPORT_KINDS else _delete_run
     try:
         runner(job)
     except Exception as exc:
-        # The class only: errors from Mem0 can quote the text being written.
-        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, last_error=type(exc).__name__,
-                                             updated_at=timezone.now())
-        raise
+        queue.fail(job, exc)
 
 
 def _progress(job: Job, **values) -> None:
@@ -288,7 +280,7 @@ def _export_run(job: Job) -> None:
     total = _memory_count(job.child)
     _progress(job, total=total, done=0)
     name = exports.write_file(job.child, fmt, on_progress=lambda n: _progress(job, done=n))
-    _progress(job, state=Job.State.DONE, file_path=name, expires_at=export_expires_at(), done=total)
+    queue.done(job, file_path=name, expires_at=export_expires_at(), done=total)
     export_audit(actor=job.created_by, child=job.child, fmt=fmt, count=total)
 
 
@@ -299,7 +291,7 @@ def _delete_run(job: Job) -> None:
         deleted = _delete_ids_run(job, child_namespaces(job.child))
         exports_discard(job.child)
     with transaction.atomic():
-        _progress(job, state=Job.State.DONE, done=job.total)
+        queue.done(job, done=job.total)
         action = "memory.delete_all" if "erasure_id" in job.params else "memory.delete"
         audit(actor=job.created_by, action=action, child=job.child, count=deleted, job_id=job.pk)
 

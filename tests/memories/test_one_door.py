@@ -274,3 +274,29 @@ def test_a_former_parent_still_reads_the_receipt_of_their_closed_household(famil
     assert login(family.parent_b).get(reverse("privacy:erasure_detail", args=[done.reference])).status_code == 200
     other = make_user("someone.else@example.test")
     assert login(other).get(reverse("privacy:erasure_detail", args=[done.reference])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_on_the_platform_the_erasure_uses_its_deletes_and_verifies_the_same_way(family, settings, marker):
+    from memories import gateway
+    from memories.gateway import PlatformGateway
+    from tests.fakes.mem0_platform import FakeMem0Platform
+
+    fake = FakeMem0Platform().start()
+    local = gateway.get()
+    try:
+        settings.MEM0_API_KEY, settings.MEM0_HOST = fake.api_key, fake.url
+        gateway.reset_for_tests(PlatformGateway())
+        namespace = family.child_a.namespace
+        fake.seed(namespace, f"Rahul {marker}")
+        fake.seed(family.child_b.namespace, "Mia likes cats")
+        done = erasure_run(erasure_start(scope="memories", origin="parent", actor=family.parent_a,
+                                         child=family.child_a, enqueue=False).pk)
+        assert done.state == Erasure.State.DONE, done.last_error
+        assert {"vectors", "entities"} <= set(done.receipt["verified_empty"])
+        assert not [m for m in fake.memories.values() if m.get("user_id") == namespace]
+        assert fake.seen("DELETE", f"/v2/entities/user/{namespace}/")  # the Platform's user delete
+        assert [m for m in fake.memories.values() if m.get("user_id") == family.child_b.namespace]
+    finally:
+        gateway.reset_for_tests(local)
+        fake.stop()
