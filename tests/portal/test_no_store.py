@@ -28,7 +28,8 @@ def _no_store(response) -> bool:
     ("memories:job", lambda f, x: [x.job.pk]),
     ("memories:activity", lambda f, x: []),
     ("household:detail", lambda f, x: []),
-    ("household:deletion_detail", lambda f, x: [x.request.pk]),
+    ("privacy:overview", lambda f, x: []),
+    ("privacy:deletion_detail", lambda f, x: [x.request.pk]),
 ])
 def test_a_parents_pages_are_not_stored(family, extras, login, name, args):
     response = login(family.parent_a).get(reverse(name, args=args(family, extras)))
