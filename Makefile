@@ -28,8 +28,13 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# mypy's django-stubs plugin imports the settings: a stand-in environment (nothing is contacted).
+TYPECHECK_ENV := DATABASE_URL=postgresql://typecheck@localhost/typecheck SECRET_KEY=typecheck-only \
+	CELERY_BROKER_URL=memory://
+
 lint: install
 	$(BIN)/ruff check .
+	$(TYPECHECK_ENV) $(BIN)/mypy
 
 benchmark: install
 	$(BIN)/python manage.py migrate --no-input -v 0

@@ -4,6 +4,7 @@ pushes it into Mem0."""
 
 from datetime import date
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -13,6 +14,7 @@ from devices.models import (
     ChildProfile,
     Device,
     Household,
+    Invitation,
     Membership,
     ProfileSync,
     normalize_mac,
@@ -148,7 +150,7 @@ def _invitation_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def invitation_create(*, actor, household: Household, email: str, accept_url):
+def invitation_create(*, actor, household: Household, email: str, accept_url) -> Invitation:
     """Invite a parent by email. ``accept_url(token)`` builds the absolute link; only the
     token's hash is stored, and the email goes out once the invitation is committed."""
     import secrets
@@ -185,7 +187,7 @@ def invitation_create(*, actor, household: Household, email: str, accept_url):
     return invitation
 
 
-def invitation_lookup(raw: str):
+def invitation_lookup(raw: str) -> Invitation | None:
     """The invitation behind a token from an email link (usable or not), or None."""
     from devices.models import Invitation
 
@@ -218,7 +220,7 @@ def invitation_accept(*, invitation, user) -> Membership:
     return membership
 
 
-def invitation_accept_new_user(*, invitation, password: str):
+def invitation_accept_new_user(*, invitation: Invitation, password: str) -> AbstractBaseUser:
     """Create the account the invitation was sent to (strong password), then join."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.password_validation import validate_password

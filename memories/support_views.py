@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,6 +19,7 @@ from memories.models import DeletionRequest
 from portal.access import support_required
 from portal.errors import ApplicationError
 from portal.forms import apply_error
+from portal.middleware import HtmxHttpRequest
 from portal.models import AuditEvent
 
 Channel = DeletionRequest.Channel
@@ -68,7 +70,7 @@ def _detail_context(req, verify_form=None):
 
 @require_GET
 @support_required
-def request_detail(request, request_id):
+def request_detail(request: HtmxHttpRequest, request_id: int) -> HttpResponse:
     req = get_object_or_404(DeletionRequest.objects.select_related("household", "requested_by", "verified_by"),
                             pk=request_id)
     template = "memories/support_request.html#state" if request.htmx else "memories/support_request.html"
@@ -84,13 +86,13 @@ TRANSITIONS = {
 
 @require_POST
 @support_required
-def request_transition(request, request_id, action):
+def request_transition(request: HtmxHttpRequest, request_id: int, action: str) -> HttpResponse:
     req = get_object_or_404(DeletionRequest, pk=request_id)
     form = VerifyForm(request.POST) if action == "verify" else None
     try:
         if form is not None:
             if not form.is_valid():
-                raise ApplicationError(form.errors["identity_check"][0], field="identity_check")
+                raise ApplicationError(str(form.errors["identity_check"][0]), field="identity_check")
             req = deletion.request_verify(actor=request.user, req=req,
                                           identity_check=form.cleaned_data["identity_check"])
         else:

@@ -30,6 +30,7 @@ from portal.access import parent_required
 from portal.audit import audit
 from portal.errors import ApplicationError
 from portal.forms import apply_error
+from portal.middleware import HtmxHttpRequest
 
 LIST = "memories/memory_list.html"
 ADVANCED_FILTERS = ("category", "device", "kind", "rating", "date_from", "date_to")
@@ -48,11 +49,11 @@ def mem0_guard(view):
     return wrapper
 
 
-def _partial(request, template: str, name: str) -> str:
+def _partial(request: HtmxHttpRequest, template: str, name: str) -> str:
     return f"{template}#{name}" if request.htmx else template
 
 
-def _card(request, child, record, **extra):
+def _card(request: HtmxHttpRequest, child, record, **extra) -> HttpResponse:
     cats = categories.for_child(child)
     item = selectors.memory_items(child, [record], categories.labels(cats))[0]
     return render(request, f"{LIST}#memory", {"child": child, "m": item, "categories": cats, **extra})
@@ -65,7 +66,7 @@ def _to_list(child, record_id: str | None = None):
 @require_GET
 @parent_required
 @mem0_guard
-def memory_list(request, child_id):
+def memory_list(request: HtmxHttpRequest, child_id: int) -> HttpResponse:
     child = child_for(request.user, child_id)
     cats = categories.for_child(child)
     form = MemoryFilterForm(request.GET, child=child, categories=cats)
@@ -91,7 +92,7 @@ def _filters_open(form) -> bool:
 @require_GET
 @parent_required
 @mem0_guard
-def memory_detail(request, child_id, memory_id):
+def memory_detail(request: HtmxHttpRequest, child_id: int, memory_id: str) -> HttpResponse:
     child = child_for(request.user, child_id)
     record = selectors.memory_for_child(child, memory_id)
     return _card(request, child, record) if request.htmx else _detail_page(request, child, record)
@@ -100,12 +101,12 @@ def memory_detail(request, child_id, memory_id):
 @require_GET
 @parent_required
 @mem0_guard
-def memory_history(request, child_id, memory_id):
+def memory_history(request: HtmxHttpRequest, child_id: int, memory_id: str) -> HttpResponse:
     child = child_for(request.user, child_id)
     return _detail_page(request, child, selectors.memory_for_child(child, memory_id))
 
 
-def _detail_page(request, child, record):
+def _detail_page(request: HtmxHttpRequest, child, record) -> HttpResponse:
     cats = categories.for_child(child)
     item = selectors.memory_items(child, [record], categories.labels(cats))[0]
     return render(request, _partial(request, "memories/memory_detail.html", "timeline"), {
@@ -116,7 +117,7 @@ def _detail_page(request, child, record):
 @require_http_methods(["GET", "POST"])
 @parent_required
 @mem0_guard
-def memory_edit(request, child_id, memory_id):
+def memory_edit(request: HtmxHttpRequest, child_id: int, memory_id: str) -> HttpResponse:
     child = child_for(request.user, child_id)
     record = selectors.memory_for_child(child, memory_id)
     form = MemoryTextForm(request.POST or None, initial={"text": record.text})
@@ -138,12 +139,12 @@ def memory_edit(request, child_id, memory_id):
 @require_POST
 @parent_required
 @mem0_guard
-def memory_rate(request, child_id, memory_id):
+def memory_rate(request: HtmxHttpRequest, child_id: int, memory_id: str) -> HttpResponse:
     child = child_for(request.user, child_id)
     form = RateForm(request.POST)
     try:
         if not form.is_valid():
-            raise ApplicationError(" ".join(e for errors in form.errors.values() for e in errors))
+            raise ApplicationError(" ".join(str(e) for errors in form.errors.values() for e in errors))
         services.memory_rate(actor=request.user, child=child, memory_id=memory_id, **form.cleaned_data)
     except ApplicationError as exc:
         return _action_error(request, child, memory_id, exc.message)
@@ -153,7 +154,7 @@ def memory_rate(request, child_id, memory_id):
 @require_POST
 @parent_required
 @mem0_guard
-def memory_category(request, child_id, memory_id):
+def memory_category(request: HtmxHttpRequest, child_id: int, memory_id: str) -> HttpResponse:
     child = child_for(request.user, child_id)
     form = CategoryForm(request.POST, categories=categories.for_child(child))
     if not form.is_valid():
@@ -162,14 +163,14 @@ def memory_category(request, child_id, memory_id):
     return _action_done(request, child, memory_id, "Category changed.")
 
 
-def _action_done(request, child, memory_id, notice: str):
+def _action_done(request: HtmxHttpRequest, child, memory_id: str, notice: str) -> HttpResponse:
     if request.htmx:
         return _card(request, child, selectors.memory_for_child(child, memory_id), notice=notice)
     messages.success(request, notice)
     return _to_list(child, memory_id)
 
 
-def _action_error(request, child, memory_id, error: str):
+def _action_error(request: HtmxHttpRequest, child, memory_id: str, error: str) -> HttpResponse:
     if request.htmx:
         return _card(request, child, selectors.memory_for_child(child, memory_id), error=error)
     messages.error(request, error)
@@ -198,7 +199,7 @@ def memory_add(request, child_id):
 @require_http_methods(["GET", "POST"])
 @parent_required
 @mem0_guard
-def memory_delete(request, child_id, memory_id):
+def memory_delete(request: HtmxHttpRequest, child_id: int, memory_id: str) -> HttpResponse:
     child = child_for(request.user, child_id)
     record = selectors.memory_for_child(child, memory_id)
     if request.method == "GET":
@@ -263,7 +264,7 @@ def memories_export(request, child_id):
 
 @require_GET
 @parent_required
-def job_detail(request, job_id):
+def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job_for(request.user, job_id)
     return render(request, _partial(request, "memories/job_detail.html", "progress"), {"job": job})
 

@@ -1,3 +1,4 @@
+from django.http import HttpRequest
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django_htmx.middleware import HtmxDetails
 
@@ -35,6 +36,12 @@ class ContentSecurityPolicyMiddleware:
         if not request.path.startswith("/api/"):
             response.setdefault("Content-Security-Policy", self.POLICY)
         return response
+
+
+class HtmxHttpRequest(HttpRequest):
+    """The request type of views that answer htmx (django-htmx's documented pattern)."""
+
+    htmx: HtmxDetails
 
 
 class PageRequest(HtmxDetails):
