@@ -16,6 +16,8 @@ from memories.gateway import Mem0Unavailable
 from portal.errors import ApplicationError
 
 RETRY_AFTER_SECONDS = 30
+# The Mem0-compatible routes (memories.mem0_compat): MemoryClient(host="<portal>/api/v1/mem0").
+MEM0_PREFIX = "/api/v1/mem0/"
 
 api = NinjaAPI(
     title="Memory portal API",
@@ -86,7 +88,9 @@ def _http_error(request, exc: HttpError):
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request, exc):
-    return _error(request, 413, f"The body is larger than {settings.API_MAX_BODY_BYTES} bytes.", code="too_large")
+    # Only Django's own limit raises this (the middleware refuses other API bodies first).
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _error(request, 413, f"The body is larger than {limit} bytes.", code="too_large")
 
 
 def _too_large_response() -> JsonResponse:
@@ -117,13 +121,15 @@ class ApiMethodNotAllowedMiddleware:
 
 class BodySizeLimitMiddleware:
     """Refuse API bodies over the limit from their Content-Length, before anything reads
-    them. (Without a Content-Length Django reads no body at all, so that is the limit.)"""
+    them. (Without a Content-Length Django reads no body at all, so that is the limit.)
+    The Mem0-compatible routes trim a long session instead (toy servers that speak Mem0 send
+    it once and never retry): there only Django's own DATA_UPLOAD_MAX_MEMORY_SIZE applies."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and not request.path.startswith(MEM0_PREFIX):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
@@ -134,3 +140,4 @@ class BodySizeLimitMiddleware:
 
 
 api.add_router("/", "memories.api.router")
+api.add_router(MEM0_PREFIX.removeprefix("/api/v1"), "memories.mem0_compat.router")
