@@ -224,3 +224,79 @@ class ProfileSync(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["child", "-created_at"]), models.Index(fields=["state", "updated_at"])]
+
+
+# -- parental consent ----------------------------------------------------------------------
+
+class ConsentVerification(models.Model):
+    """A parent's consent for a child, waiting for its verification by one method (today:
+    a signed form, checked by support). Approved, it becomes one ``Consent`` per purpose.
+    The uploaded form is deleted once decided; its SHA-256 stays as the evidence."""
+
+    class State(models.TextChoices):
+        AWAITING_FORM = "awaiting_form", "Waiting for the signed form"
+        SUBMITTED = "submitted", "Form received, being checked"
+        APPROVED = "approved", "Verified"
+        REJECTED = "rejected", "Not accepted"
+
+    reference = models.CharField(max_length=20, unique=True)
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="consent_verifications")
+    child = models.ForeignKey(ChildProfile, on_delete=models.CASCADE, related_name="consent_verifications")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    signer_name = models.CharField(max_length=120)
+    purposes = models.JSONField(default=list)
+    notice_version = models.CharField(max_length=20)
+    method = models.CharField(max_length=20)
+    state = models.CharField(max_length=15, choices=State.choices, default=State.AWAITING_FORM, db_index=True)
+    form_bytes = models.BinaryField(null=True, blank=True, editable=False)
+    form_content_type = models.CharField(max_length=40, blank=True)
+    evidence_sha256 = models.CharField(max_length=64, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class Consent(models.Model):
+    """One purpose a parent consented to for one child: who, when, which notice version,
+    how it was verified; withdrawn (when, by whom, and what the parent chose for the
+    memories). Only a live consent under the current notice counts."""
+
+    class Purpose(models.TextChoices):
+        COLLECTION = "collection", "The toy remembers what the child tells it"
+        LLM = "llm", "Conversations are sent to the LLM provider to find what to remember"
+        MEM0_PLATFORM = "mem0_platform", "Memories are stored on the Mem0 Platform"
+
+    class Withdrawal(models.TextChoices):
+        KEEP_PAUSED = "keep_paused", "Memories kept, memory paused"
+        ERASE = "erase", "Memories erased"
+        SUPERSEDED = "superseded", "Replaced by a newer consent"
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="consents")
+    child = models.ForeignKey(ChildProfile, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    notice_version = models.CharField(max_length=20)
+    method = models.CharField(max_length=20)
+    verification = models.ForeignKey(ConsentVerification, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="consents")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    signer_name = models.CharField(max_length=120)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    withdrawal = models.CharField(max_length=12, choices=Withdrawal.choices, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        indexes = [models.Index(fields=["child", "purpose"])]
+        constraints = [models.UniqueConstraint(fields=["child", "purpose"], condition=models.Q(withdrawn_at=None),
+                                               name="one_live_consent_per_purpose")]

@@ -4,7 +4,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from devices import selectors, services
+from devices import consent, selectors, services
 from devices.forms import ChildProfileForm, DeviceAssignForm, DeviceForm
 from portal.access import Role, parent_required, role_of
 from portal.errors import ApplicationError
@@ -39,6 +39,7 @@ def child_detail(request, child_id):
         "child": child,
         "sync": selectors.sync_state(child),
         "devices": child.devices.all(),
+        "consent_missing": consent.consent_missing(child, learning=True),
     })
 
 

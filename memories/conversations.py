@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from devices.consent import consent_missing
 from devices.models import ChildProfile, Device
 from memories import gateway
 from memories.erasure import child_is_erasing
@@ -35,16 +36,22 @@ TOY_ROLE = "toy"
 SEEN_EVERY = timedelta(seconds=30)  # write device.last_seen_at at most this often
 
 
-def memory_off_reason(device: Device) -> str:
-    """Why nothing may be served or learned for the device now ("" when memory is on)."""
-    return _off_reason(device.agent, device.child)
+def memory_off_reason(device: Device, *, learning: bool = False) -> str:
+    """Why nothing may be served (or, ``learning``, learned) for the device now ("" when
+    memory is on)."""
+    return _off_reason(device.agent, device.child, learning=learning)
 
 
-def _off_reason(agent, child) -> str:
+def _off_reason(agent, child, *, learning: bool = False) -> str:
+    """The one place that decides whether memory is on: the agent's switch, the parent's
+    pause, then the parent's consent (``devices.consent``: no_consent, no_platform_consent,
+    and for learning no_llm_consent)."""
     if agent is not None and not agent.memory_enabled:
         return "memory_off"
     if child is not None and child.memory_paused:
         return "paused"
+    if child is not None:
+        return consent_missing(child, learning=learning)
     return ""
 
 
@@ -137,7 +144,8 @@ def conversation_accept(*, device: Device, messages: list[dict], idempotency_key
             return _replay(existing, body_hash)
     kept = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
     child = device.child
-    reason = memory_off_reason(device) or ("erasing" if child_is_erasing(child) else "") or ("" if kept else "empty")
+    reason = (memory_off_reason(device, learning=True) or ("erasing" if child_is_erasing(child) else "")
+              or ("" if kept else "empty"))
     fields = {"state": State.DROPPED, "drop_reason": reason, "messages": []} if reason else {"messages": kept}
     fields["body_hash"] = body_hash
     try:
@@ -197,7 +205,7 @@ def conversation_extract(conversation_id: int) -> None:
     if conversation is None:
         return
     child, agent = conversation.child, conversation.agent
-    reason = _off_reason(agent, child) or ("erased" if _erased_since(conversation) else "")
+    reason = _off_reason(agent, child, learning=True) or ("erased" if _erased_since(conversation) else "")
     if reason:  # switched off, paused or erased since it was accepted
         _drop(conversation, reason)
         return

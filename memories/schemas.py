@@ -42,6 +42,11 @@ class MemorySettingsOut(Schema):
     agent_enabled: bool = Field(description="The agent has memory switched on.")
     paused: bool = Field(description="A parent paused memory for the child.")
     user_id: str = Field(description="The Mem0 user_id of the child this toy is linked to (an opaque id, never the MAC).")
+    reason: str = Field("", description="Why memory is off (\"\" when on): memory_off, paused, no_consent "
+                                         "(no parental consent under the current notice), no_platform_consent.")
+    learning: bool = Field(True, description="Conversations sent now are learned from.")
+    learning_reason: str = Field("", description="Why not (\"\" when on): as reason, or no_llm_consent "
+                                                  "(no consent to send conversations to the LLM provider).")
 
 
 class AgentOut(Schema):
@@ -74,7 +79,8 @@ class MemoryItemOut(Schema):
 
 class ContextOut(Schema):
     enabled: bool
-    reason: str = Field(description="Why nothing is served: memory_off, paused, or empty.")
+    reason: str = Field(description="Why nothing is served: memory_off, paused, no_consent, "
+                                    "no_platform_consent, or empty.")
     items: list[MemoryItemOut]
     block: str = Field(description='Lines "- [YYYY-MM-DD HH:MM] text", newest first, ready for a prompt.')
 

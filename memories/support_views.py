@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from devices.consent import consent_states
 from devices.models import ChildProfile, Household
 from memories import deletion
 from memories.models import DeletionRequest
@@ -137,6 +138,8 @@ def household_detail(request, household_id):
         "devices": household.devices.select_related("child", "agent"),
         # Names only: support never sees a profile beyond the child's name.
         "children": household.children.values("id", "name"),
+        # Consent state per child and purpose (who, when, which notice): never contents.
+        "consents": [(child.name, consent_states(child)) for child in household.children.all()],
         "requests": household.deletion_requests.order_by("-received_at"),
         "events": household.audit_events.select_related("actor")[:100],
     })

@@ -20,5 +20,6 @@ urlpatterns = [
     path("staff/", include("portal.admin_urls")),
     path("", include("devices.urls")),
     path("", include("memories.urls")),
+    path("", include("memories.consent_urls")),
     path("support/", include("memories.support_urls")),
 ]

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from django.contrib.auth.models import Group, User
 
-from devices import services
+from devices import consent, services
 from memories import gateway as gateway_module
 from portal.access import ADMIN_GROUP, SUPPORT_GROUP
 from portal.processes import CeleryWorker
@@ -62,6 +62,13 @@ def make_user(email: str, *, group: str | None = None, superuser: bool = False) 
     return user
 
 
+def grant_consent(child, parent, verifier):
+    """Verified consent to every purpose this portal asks for, as support's approval
+    of a signed form records it."""
+    consent.consent_record(child=child, purposes=consent.offered_purposes(), signer_name=parent.email,
+                           granted_by=parent, method=consent.SignedForm.key, verified_by=verifier)
+
+
 class Family:
     """Household A (two parents, a child with a toy), household B (one parent, a child
     with a toy), a support agent and an admin."""
@@ -83,6 +90,8 @@ class Family:
                                              interests=["games", "sports", "science"])
         self.child_b = services.child_create(actor=self.parent_b, household=self.household_b, name="Mia",
                                              birth_date=date(2019, 1, 2))
+        for child, parent in ((self.child_a, self.parent_a), (self.child_b, self.parent_b)):
+            grant_consent(child, parent, self.support)
         self.device_a = services.device_register(actor=self.parent_a, household=self.household_a,
                                                  mac=unique_mac(), name="Robot A", child=self.child_a,
                                                  agent=self.agent)

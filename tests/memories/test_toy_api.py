@@ -29,7 +29,8 @@ def test_config_gives_prompt_with_profile_settings_and_namespace(family, toy):
     assert "{{child_profile}}" not in body["system_prompt"]
     assert body["mem0_user_id"] == family.device_a.namespace == body["memory"]["user_id"]
     assert body["memory"] == {"enabled": True, "agent_enabled": True, "paused": False,
-                              "user_id": family.child_a.namespace}
+                              "user_id": family.child_a.namespace, "reason": "", "learning": True,
+                              "learning_reason": ""}
     assert body["child"]["name"] == "Rahul" and body["child"]["interests"] == ["games", "sports", "science"]
     assert body["agent"] == {"id": family.agent.pk, "name": family.agent.name}
     family.device_a.refresh_from_db()

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from devices import services
+from devices import consent, services
 from devices.models import Agent, ChildProfile, Device, Household
 from memories import gateway
 from portal.access import ADMIN_GROUP, SUPPORT_GROUP
@@ -62,6 +62,11 @@ class Command(BaseCommand):
             if not ChildProfile.objects.filter(household=household, name="Meera").exists():
                 services.child_create(actor=users["parent@demo.test"], household=household, name="Meera",
                                       birth_date=date(2021, 2, 14), interests=["drawing", "songs"])
+            for kid in household.children.all():  # the demo family's signed form, checked by support
+                if consent.consent_missing(kid, learning=True):
+                    consent.consent_record(child=kid, purposes=consent.offered_purposes(), signer_name="Priya Sharma",
+                                           granted_by=users["parent@demo.test"], method=consent.SignedForm.key,
+                                           verified_by=users["support@demo.test"])
             device = Device.objects.filter(mac="aa:bb:cc:00:00:01").first() or services.device_register(
                 actor=users["parent@demo.test"], household=household, mac="AA-BB-CC-00-00-01",
                 name="Rahul's robot", child=child, agent=agent,
