@@ -12,8 +12,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from memories.gateway import Mem0Unavailable
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, ServiceUnavailable
 
 RETRY_AFTER_SECONDS = 30
 # The Mem0-compatible routes (memories.mem0_compat): MemoryClient(host="<portal>/api/v1/mem0").
@@ -58,7 +57,7 @@ def _validation_error(request, exc: ValidationError):
                   field=first["field"], errors=errors)
 
 
-@api.exception_handler(Mem0Unavailable)
+@api.exception_handler(ServiceUnavailable)
 def _mem0_unavailable(request, exc):
     response = _error(request, 503, "The memory store is unavailable. Try again shortly.", code="mem0_unavailable")
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -1,6 +1,6 @@
 import os
 
-from celery import Celery, signals
+from celery import Celery
 
 import portal.broker  # noqa: F401  (registers the pgsqla+ broker transport)
 
@@ -20,14 +20,3 @@ def _embedded_database(sender, **kwargs):
 
     ensure_embedded_env()
 
-
-@signals.worker_process_init.connect
-@signals.worker_ready.connect
-def _warm_up(**kwargs):
-    """Load the embedding model and Mem0's tables before the first task needs them."""
-    from memories import gateway
-
-    try:
-        gateway.get().ping()
-    except Exception:  # Mem0 down at start: tasks retry until it is back
-        pass

@@ -9,3 +9,9 @@ class ApplicationError(Exception):
         self.field = field
         self.code = code
         self.extra = extra or {}
+
+
+class ServiceUnavailable(Exception):
+    """A service the portal needs (the memory store) cannot be reached: try again later.
+    Rooms above portal subclass it (``memories.gateway.Mem0Unavailable``); the API answers
+    503 with Retry-After for every subclass."""

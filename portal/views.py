@@ -1,4 +1,5 @@
-"""Admin pages: who has which role, and whether Mem0 and the LLM are set up."""
+"""Admin pages: who has which role, whether Mem0 and the LLM are set up, and the queue rows
+that failed for good (dead), which an admin can send again."""
 
 from urllib.parse import urlencode
 
@@ -8,10 +9,12 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from portal import health, queue
 from portal.access import Role, admin_required, role_assign, role_of
 from portal.errors import ApplicationError
 
@@ -52,27 +55,11 @@ def user_role(request, user_id):
     return redirect(f"{reverse('staff:users')}?{urlencode({'q': person.username})}")
 
 
-def _mem0_status() -> dict:
-    from memories import gateway
-
-    backend = "platform" if settings.MEM0_API_KEY else "local"
-    status = {"backend": backend, "reachable": False, "error": ""}
-    try:
-        gateway.get().ping()
-        status["reachable"] = True
-    except Exception as exc:  # the class only: never echo secrets or data
-        status["error"] = type(exc).__name__
-    status["where"] = (settings.MEM0_HOST or "api.mem0.ai") if backend == "platform" else (
-        f"pgvector table “{settings.MEM0_COLLECTION}” in "
-        f"{'a separate database' if settings.MEM0_DATABASE_URL else 'the portal database'}")
-    return status
-
-
 @require_GET
 @admin_required
 def settings_status(request):
     return render(request, "portal/settings_status.html", {
-        "mem0": _mem0_status(),
+        "mem0": health.check("mem0"),
         "llm": {"configured": bool(settings.LLM_BASE_URL), "base_url": settings.LLM_BASE_URL,
                 "model": settings.LLM_MODEL, "has_key": bool(settings.LLM_API_KEY)},
         "other": [
@@ -81,5 +68,29 @@ def settings_status(request):
             ("Email", settings.EMAIL_BACKEND.rsplit(".", 2)[-2]),
             ("Debug mode", "on" if settings.DEBUG else "off"),
             ("Session length (hours)", settings.SESSION_COOKIE_AGE // 3600),
+            ("Queued work: attempts before it is dead", settings.QUEUE_MAX_ATTEMPTS),
         ],
     })
+
+
+@require_GET
+@admin_required
+def dead_rows(request):
+    """Work of every queue that failed QUEUE_MAX_ATTEMPTS times: what, for whom, why."""
+    return render(request, "portal/dead_rows.html", {"rows": queue.dead_rows(),
+                                                     "max_attempts": settings.QUEUE_MAX_ATTEMPTS})
+
+
+@require_POST
+@admin_required
+def dead_row_retry(request, queue_key, row_id):
+    if queue.queue_for(queue_key) is None:
+        raise Http404("No such queue.")
+    try:
+        sent = queue.dead_row_retry(actor=request.user, key=queue_key, pk=row_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{sent.model._meta.verbose_name.capitalize()} #{row_id} is queued again, "
+                                  f"with {settings.QUEUE_MAX_ATTEMPTS} fresh attempts.")
+    return redirect("staff:dead_rows")

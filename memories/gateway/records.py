@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from portal.errors import ServiceUnavailable
+
 PROFILE_KIND = "child_profile"
 PARENT_KIND = "parent"
 LEARNED_KIND = "learned"
 KINDS = {PROFILE_KIND: "Profile", LEARNED_KIND: "Learned from conversations", PARENT_KIND: "Added by a parent"}
 
 
-class Mem0Unavailable(Exception):
+class Mem0Unavailable(ServiceUnavailable):
     """Mem0 (or its database, or the Platform) cannot be reached: try again later."""
 
 
