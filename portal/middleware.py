@@ -1,4 +1,9 @@
-from django.http import HttpRequest
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django_htmx.middleware import HtmxDetails
 
@@ -67,3 +72,70 @@ class HtmxMiddleware:
         if not request.path.startswith("/api/"):
             patch_vary_headers(response, ("HX-Request",))
         return response
+
+
+class LoginRedirectMiddleware:
+    """A request that needs a login comes back, after it, to the page the person was on:
+
+    * htmx: the whole page goes to the login page (``HX-Redirect``), never the login form
+      inside a memory card; ``next`` is the browser's page (``HX-Current-URL``), not the
+      partial's URL;
+    * a plain form's POST: ``next`` is the page the form was on (its ``Referer``), not the
+      POST-only URL that would answer 405 after logging in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 302 or not self._to_login(response):
+            return response
+        from portal.error_views import current_page, htmx_page_reload
+
+        if request.headers.get("HX-Request") == "true" or request.method != "GET":
+            url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': current_page(request)})}"
+            if request.headers.get("HX-Request") == "true":
+                return htmx_page_reload(request, url)
+            response["Location"] = url
+        return response
+
+    @staticmethod
+    def _to_login(response) -> bool:
+        return urlsplit(response.get("Location", "")).path == resolve_url(settings.LOGIN_URL)
+
+
+class ErrorPagesMiddleware:
+    """Under DEBUG (``make run``), people who are not staff get the styled 404 and 500 pages
+    too, not Django's debug pages (which show the URL list and settings); staff keep the
+    debug pages. Without DEBUG, Django's handlers (``portal.urls``) already do this."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # No URL matched (a view's own 404 answer has a resolver_match and is left alone).
+        if (response.status_code == 404 and getattr(request, "resolver_match", None) is None
+                and self._styled(request)):
+            from portal.error_views import page_not_found
+
+            return page_not_found(request)
+        return response
+
+    def process_exception(self, request, exception):
+        if not self._styled(request):
+            return None
+        from portal import error_views
+
+        if isinstance(exception, Http404):
+            return error_views.page_not_found(request, exception)
+        if isinstance(exception, PermissionDenied):
+            return None  # Django answers handler403 in every mode
+        error_views.log.error("Internal Server Error: %s", request.path, exc_info=exception,
+                              extra={"status_code": 500, "request": request})
+        return error_views.server_error(request)
+
+    @staticmethod
+    def _styled(request) -> bool:
+        user = getattr(request, "user", None)
+        return settings.DEBUG and not request.path.startswith("/api/") and not (user and user.is_staff)

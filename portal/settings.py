@@ -112,6 +112,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.LoginRedirectMiddleware",  # htmx: HX-Redirect to login; next = the page
+    "portal.middleware.ErrorPagesMiddleware",  # DEBUG: styled 404/500 for non-staff too
     "portal.middleware.NoStoreMiddleware",  # session pages and API answers: Cache-Control no-store
     "portal.api.ApiMethodNotAllowedMiddleware",  # a wrong method on an API route: 405 in the API's JSON
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -170,6 +172,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+CSRF_FAILURE_VIEW = "portal.error_views.csrf_failure"  # a page that recovers, never the debug page
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")

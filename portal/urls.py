@@ -23,3 +23,7 @@ urlpatterns = [
     path("", include("memories.consent_urls")),
     path("support/", include("memories.support_urls")),
 ]
+
+handler403 = "portal.error_views.permission_denied"
+handler404 = "portal.error_views.page_not_found"
+handler500 = "portal.error_views.server_error"
