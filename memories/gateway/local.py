@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,8 +23,8 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from memories.gateway import mem0_internals, schema
-from memories.gateway.embedding import encode, minilm_path
+from memories.gateway import embedding, mem0_internals, schema
+from memories.gateway.embedding import minilm_path
 from memories.gateway.records import (
     LEARNED_KIND,
     PARENT_KIND,
@@ -41,6 +42,9 @@ from memories.gateway.records import (
 )
 
 POOL_TIMEOUT = 5.0  # fail within seconds when the database is away (psycopg_pool waits 30 s)
+EXACT_MAX = 2_000  # namespaces up to this size are ranked exactly by comparing every row
+CANDIDATES = 100  # HNSW candidates re-ranked exactly for a larger namespace
+SIZE_TTL = 60.0  # seconds a namespace's (capped) size is remembered for choosing the plan
 
 # Keys in a memory's payload that are Mem0's own; everything else is metadata.
 _CORE_KEYS = {"data", "hash", "created_at", "updated_at", "text_lemmatized", "user_id", "agent_id", "run_id",
@@ -97,6 +101,7 @@ class LocalGateway:
         self._memory = None
         self._pool = None
         self._lock = threading.Lock()
+        self._sizes: dict[str, tuple[int, float]] = {}
 
     # -- construction ----------------------------------------------------------------
     @staticmethod
@@ -203,15 +208,20 @@ class LocalGateway:
 
     # -- embeddings ------------------------------------------------------------------
     def embed(self, text: str) -> list[float]:
-        return self.embed_many([text])[0]
+        """ONNX Runtime, micro-batched with the process's other queries (``embedding``)."""
+        return embedding.encoder().embed(text)
 
     def embed_many(self, texts: list[str]) -> list[list[float]]:
-        return encode(mem0_internals.sentence_model(self.memory), texts)
+        return embedding.encoder().embed_many(texts)
 
     # -- reads -----------------------------------------------------------------------
     def _where(self, namespaces: list[str], flt: ListFilter | None) -> tuple[str, list]:
-        clauses = ["payload->>'user_id' = ANY(%s)"]
-        params: list = [list(namespaces)]
+        # One namespace (every child has exactly one) is an `=`: the namespace index then
+        # returns its rows in order, where `= ANY` would read them all and sort.
+        if len(namespaces) == 1:
+            clauses, params = ["payload->>'user_id' = %s"], [namespaces[0]]
+        else:
+            clauses, params = ["payload->>'user_id' = ANY(%s)"], [list(namespaces)]
         flt = flt or ListFilter()
         if flt.kinds:
             kind_sql = []
@@ -322,14 +332,24 @@ class LocalGateway:
 
     def search(self, namespaces: list[str], query: str, *, limit: int = 10,
                flt: ListFilter | None = None) -> list[MemoryRecord]:
-        """Ranked by cosine similarity, exactly, inside the namespaces.
+        """Ranked by cosine similarity inside the namespaces, as an exact ranking would rank.
 
-        The namespace rows are fetched through the namespace index first and ranked
-        afterwards, so a large collection never starves the result (HNSW-then-filter)."""
+        A namespace of up to ``EXACT_MAX`` memories is ranked exactly: its rows come through
+        the namespace index and are all compared. A larger one takes ``CANDIDATES`` candidates
+        from the HNSW index (iterative scan, so the namespace filter cannot starve it) and
+        re-ranks them by their exact distance; when the scan brings fewer candidates than
+        asked for (it stopped at ``hnsw.max_scan_tuples``, or the filter left few), the exact
+        ranking answers instead. tests/memories/test_search_scale.py holds it to recall@10 = 1."""
         if not namespaces or not query.strip():
             return []
         vector = _vector_literal(self._run(self.embed, query))
         where, params = self._where(namespaces, flt)
+        candidates = max(CANDIDATES, 4 * limit)
+        if len(namespaces) == 1 and self._namespace_size(namespaces[0]) > EXACT_MAX:
+            rows = self._run(self._hnsw_candidates, vector, where, params, candidates)
+            if len(rows) >= candidates:
+                rows.sort(key=lambda r: r[2], reverse=True)
+                return [_record(r[0], r[1], score=float(r[2])) for r in rows[:limit]]
 
         def run():
             with self._cursor() as cur:
@@ -343,6 +363,39 @@ class LocalGateway:
                 return cur.fetchall()
 
         return [_record(r[0], r[1], score=float(r[2])) for r in self._run(run)]
+
+    def _hnsw_candidates(self, vector: str, where: str, params: list, candidates: int) -> list:
+        """The namespace's ``candidates`` nearest rows by the HNSW index (iterative scan in
+        strict order, the search list as wide as the candidates), exact distances."""
+        with self._cursor() as cur:
+            cur.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {int(candidates)}; "
+                        "SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off")
+            cur.execute(
+                f'SELECT id, payload, 1 - (vector <=> %s::vector) FROM "{self.collection}" WHERE {where} '
+                "ORDER BY vector <=> %s::vector LIMIT %s",
+                [vector, *params, vector, candidates],
+            )
+            return cur.fetchall()
+
+    def _namespace_size(self, namespace: str) -> int:
+        """How many memories the namespace holds, counted up to ``EXACT_MAX + 1`` through the
+        namespace index and remembered for ``SIZE_TTL`` seconds (it only chooses the plan)."""
+        now = time.monotonic()
+        known = self._sizes.get(namespace)
+        if known is not None and known[1] > now:
+            return known[0]
+
+        def run():
+            with self._cursor() as cur:
+                cur.execute(f'SELECT count(*) FROM (SELECT 1 FROM "{self.collection}" '
+                            "WHERE payload->>'user_id' = %s LIMIT %s) AS capped", [namespace, EXACT_MAX + 1])
+                return cur.fetchone()[0]
+
+        size = self._run(run)
+        if len(self._sizes) > 10_000:
+            self._sizes.clear()
+        self._sizes[namespace] = (size, now + SIZE_TTL)
+        return size
 
     def history(self, memory_id: str) -> list[HistoryEntry]:
         rows = self._run(self.memory.history, memory_id)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from memories.gateway.embedding import encode, minilm_path
+from memories.gateway import embedding
 from memories.gateway.records import (
     HistoryEntry,
     ListFilter,
@@ -90,7 +90,6 @@ class PlatformGateway:
         self.api_key = api_key or settings.MEM0_API_KEY
         self.host = host or settings.MEM0_HOST or None
         self._client = None
-        self._model = None
         self._lock = threading.Lock()
 
     # -- construction ----------------------------------------------------------------
@@ -143,22 +142,12 @@ class PlatformGateway:
 
         return self._run(run)
 
-    # -- embeddings ------------------------------------------------------------------
-    @property
-    def model(self):
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    from sentence_transformers import SentenceTransformer
-
-                    self._model = SentenceTransformer(minilm_path(), device="cpu")
-        return self._model
-
+    # -- embeddings (ONNX Runtime, as the local backend: ``embedding``) -----------------
     def embed(self, text: str) -> list[float]:
-        return encode(self.model, [text])[0]
+        return embedding.encoder().embed(text)
 
     def embed_many(self, texts: list[str]) -> list[list[float]]:
-        return encode(self.model, texts)
+        return embedding.encoder().embed_many(texts)
 
     # -- reads -----------------------------------------------------------------------
     def _page(self, namespaces: list[str], page: int, page_size: int) -> dict:
