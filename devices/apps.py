@@ -7,5 +7,9 @@ class DevicesConfig(AppConfig):
 
     def ready(self):
         from devices import guards
+        from devices.models import ProfileSync
+        from portal import queue
 
         guards.connect()
+        # The memories room's worker pushes profiles; named, not imported (apps import one way).
+        queue.register(ProfileSync, "memories.tasks.profile_sync", related=("child__household",))

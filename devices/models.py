@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from portal.queue import QueueRow
+
 _MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
 
 
@@ -202,23 +204,20 @@ class DeviceToken(models.Model):
         return self.revoked_at is None and (self.is_fleet or self.device_id == device.pk)
 
 
-class ProfileSync(models.Model):
-    """A queue row: push the child's profile into Mem0. Written in the same transaction as
-    the change; the memories room's worker claims it (so nothing is lost while Mem0 or a
-    worker is down)."""
+class ProfileSync(QueueRow):
+    """A queue row (``portal.queue``): push the child's profile into Mem0. Written in the
+    same transaction as the change; the memories room's worker claims it (so nothing is
+    lost while Mem0 or a worker is down)."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         DONE = "done", "Synced"
         FAILED = "failed", "Failed — retrying"
+        DEAD = "dead", "Failed — support has been told"
 
     child = models.ForeignKey(ChildProfile, on_delete=models.CASCADE, related_name="profile_syncs")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
     done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

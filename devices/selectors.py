@@ -49,12 +49,14 @@ def child_namespaces(child: ChildProfile) -> list[str]:
 
 
 def sync_state(child: ChildProfile) -> dict:
-    """What the parent sees of the profile push: synced at …, pending, or failed — retrying."""
+    """What the parent sees of the profile push: synced at …, pending, "Failed — retrying",
+    or "Failed — support has been told" (dead: admins see it and retry it). The newest push
+    decides: each one writes the whole profile, so a later success covers an earlier failure."""
     rows = ProfileSync.objects.filter(child=child)
-    open_row = rows.exclude(state=ProfileSync.State.DONE).order_by("-created_at").first()
-    if open_row is not None:
-        return {"state": open_row.state, "label": open_row.get_state_display(), "attempts": open_row.attempts,
-                "since": open_row.created_at}
+    latest = rows.order_by("-created_at", "-id").first()
+    if latest is not None and latest.state != ProfileSync.State.DONE:
+        return {"state": latest.state, "label": latest.get_state_display(), "attempts": latest.attempts,
+                "since": latest.created_at}
     done = rows.filter(state=ProfileSync.State.DONE).order_by(F("done_at").desc(nulls_last=True)).first()
     return {"state": ProfileSync.State.DONE, "label": "Synced", "at": done.done_at if done else None}
 

@@ -1,9 +1,10 @@
 """What the toy servers give and take: memory context for a session (counted), and finished
 conversations to learn from (accepted at once, extracted by a task, raw words deleted after).
 
-An accepted conversation is never lost: its row keeps the messages until Mem0 has
-extracted from them; Mem0 or the LLM failing leaves it ``failed`` for the retry and the
-sweep (``sync.stale_ids``), and a missing LLM configuration is said plainly in ``last_error``."""
+An accepted conversation is never lost: its row (a ``portal.queue`` row) keeps the messages
+until Mem0 has extracted from them; Mem0 or the LLM failing leaves it ``failed``, sent again
+by the sweep after its backoff (``dead`` after the last attempt, for an admin to retry), and
+a missing LLM configuration is said plainly in ``last_error``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from memories.gateway import (
     MemoryRecord,
 )
 from memories.models import Conversation, MemoryChange, MemoryUsage
+from portal import queue
 from portal.errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -169,22 +171,9 @@ def _enqueue(conversation_id: int) -> None:
     tasks.conversation_extract.delay_on_commit(conversation_id)
 
 
-def claim(conversation_id: int) -> Conversation | None:
-    claimed = Conversation.objects.filter(pk=conversation_id, state__in=[State.PENDING, State.FAILED]).update(
-        state=State.RUNNING, updated_at=timezone.now())
-    if not claimed:
-        return None
-    return Conversation.objects.select_related("agent", "child").filter(pk=conversation_id).first()
-
-
-def _fail(conversation: Conversation, message: str) -> None:
-    Conversation.objects.filter(pk=conversation.pk).update(
-        state=State.FAILED, attempts=conversation.attempts + 1, last_error=message[:500], updated_at=timezone.now())
-
-
 def _drop(conversation: Conversation, reason: str) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(state=State.DROPPED, drop_reason=reason, messages=[],
-                                                           updated_at=timezone.now())
+                                                           sent_at=None, updated_at=timezone.now())
 
 
 def _erased_since(conversation: Conversation) -> bool:
@@ -196,12 +185,12 @@ def _erased_since(conversation: Conversation) -> bool:
 
 def conversation_extract(conversation_id: int) -> None:
     """Mem0 extraction with the agent's memory prompt into the child's namespace, then the
-    raw messages are deleted. Raises Mem0Unavailable (the task retries with backoff).
+    raw messages are deleted. A failure is recorded on the row (the sweep retries it).
 
     An erase of the child's memories that starts before or while this runs wins: the
     conversation is dropped, or what it added is deleted again (the epoch check after the
     add), so an erased memory never comes back."""
-    conversation = claim(conversation_id)
+    conversation = queue.claim(Conversation, conversation_id, related=("agent", "child"))
     if conversation is None:
         return
     child, agent = conversation.child, conversation.agent
@@ -218,15 +207,15 @@ def conversation_extract(conversation_id: int) -> None:
     try:
         ids = gw.add_conversation(child.namespace, conversation.messages,
                                   prompt=(agent.memory_prompt if agent else None), metadata=metadata)
-    except LLMNotConfigured:
-        _fail(conversation, "No LLM is configured (set LLM_BASE_URL): kept until one is, then retried.")
+    except LLMNotConfigured as exc:
+        queue.fail(conversation, exc, "No LLM is configured (set LLM_BASE_URL): kept until one is.")
         return
     except Mem0Unavailable as exc:
-        _fail(conversation, f"Mem0 unavailable ({exc}): retrying.")
-        raise
+        queue.fail(conversation, exc, f"Mem0 unavailable ({str(exc)[:100]}).")
+        return
     except Exception as exc:  # the LLM down or answering nonsense: kept, the sweep retries
-        _fail(conversation, f"{type(exc).__name__}: extraction failed, retrying later.")
-        raise
+        queue.fail(conversation, exc, "extraction failed.")
+        return
     if _erased_since(conversation):  # an erase started while the LLM was working
         gw.delete(ids)
         _drop(conversation, "erased")
@@ -243,9 +232,7 @@ def _done(conversation: Conversation, namespace: str, ids: list[str]) -> None:
                          actor_role=TOY_ROLE, created_at=now)
             for memory_id in ids
         ])
-        Conversation.objects.filter(pk=conversation.pk).update(
-            state=State.DONE, messages=[], memories_added=len(ids), attempts=conversation.attempts + 1,
-            last_error="", updated_at=now)
+        queue.done(conversation, messages=[], memories_added=len(ids))
 
 
 def _categorise(ids: list[str], agent, child_id: int | None) -> None:

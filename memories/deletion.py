@@ -31,6 +31,7 @@ from devices.models import ChildProfile, Household
 from memories.erasure import erasure_run, erasure_start
 from memories.erasure import receipt_rows as erasure_receipt_rows
 from memories.models import DeletionRequest, Erasure
+from portal import queue as queue_rows
 from portal.access import STAFF_ROLES, Role, role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
@@ -211,6 +212,8 @@ def request_retry(*, actor, req: DeletionRequest) -> DeletionRequest:
                         extra_q=Q(updated_at__lt=timezone.now() - STALE_EXECUTING))
         else:
             req = _move(req, (State.FAILED,), State.EXECUTING, failure_reason="")
+        if req.erasure_id:  # its erasure runs now, not after its backoff
+            queue_rows.retry(Erasure, req.erasure_id)
         _audit(req, actor=actor, action="deletion.retry")
         _enqueue(req)
     return req
@@ -235,7 +238,8 @@ def _erasure_for(req: DeletionRequest) -> Erasure:
 
 def request_run(request_id: int) -> None:
     """The Celery job. Ends quietly unless the request is executing; Mem0 being down is
-    raised (the task retries with backoff); any other failure marks the request failed."""
+    raised (the request stays executing: its erasure is retried by the sweep and settles
+    it, ``request_settle``); any other failure marks the request failed."""
     req = DeletionRequest.objects.filter(pk=request_id, state=State.EXECUTING).first()
     if req is None:
         return
@@ -244,7 +248,21 @@ def request_run(request_id: int) -> None:
         erasure = erasure_run(erasure.pk)
     if erasure.state == Erasure.State.DONE:
         _complete(req, erasure)
-    elif erasure.state == Erasure.State.FAILED:
+    elif erasure.state in (Erasure.State.FAILED, Erasure.State.DEAD):
+        _fail(req, erasure.last_error or "The erasure failed.")
+
+
+def request_settle(*, erasure_id: int) -> None:
+    """An erasure that ran on its own (the sweep's retry) completes the request still
+    executing on it, or fails it once the erasure is dead (while it is retried, the request
+    stays executing)."""
+    req = DeletionRequest.objects.filter(erasure_id=erasure_id, state=State.EXECUTING).first()
+    erasure = Erasure.objects.filter(pk=erasure_id).first()
+    if req is None or erasure is None:
+        return
+    if erasure.state == Erasure.State.DONE:
+        _complete(req, erasure)
+    elif erasure.state == Erasure.State.DEAD:
         _fail(req, erasure.last_error or "The erasure failed.")
 
 

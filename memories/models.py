@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.queue import QueueRow
+
 
 class MemoryFeedback(models.Model):
     """A parent's rating of one memory. Also sent to the Mem0 Platform when that is the backend."""
@@ -47,8 +49,9 @@ class MemoryUsage(models.Model):
         constraints = [models.UniqueConstraint(fields=["memory_id", "device"], name="one_usage_row")]
 
 
-class Conversation(models.Model):
-    """A finished toy session waiting for extraction. Messages are dropped once processed."""
+class Conversation(QueueRow):
+    """A finished toy session waiting for extraction (a ``portal.queue`` row). Messages are
+    dropped once processed; a conversation dropped when accepted is never queued."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -56,6 +59,7 @@ class Conversation(models.Model):
         DONE = "done", "Done"
         DROPPED = "dropped", "Dropped"
         FAILED = "failed", "Failed — retrying"
+        DEAD = "dead", "Failed — support has been told"
 
     # The child whose words these are (the toy may be moved or deleted before extraction).
     child = models.ForeignKey("devices.ChildProfile", on_delete=models.CASCADE, related_name="conversations")
@@ -70,10 +74,6 @@ class Conversation(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
     drop_reason = models.CharField(max_length=40, blank=True)
     memories_added = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -82,8 +82,9 @@ class Conversation(models.Model):
         ]
 
 
-class Job(models.Model):
-    """A long parent action (export, large delete) with progress the parent can come back to."""
+class Job(QueueRow):
+    """A long parent action (export, large delete) with progress the parent can come back to
+    (a ``portal.queue`` row; an export's file expires: ``expired``)."""
 
     class Kind(models.TextChoices):
         EXPORT_JSON = "export_json", "JSON export"
@@ -96,6 +97,7 @@ class Job(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed — retrying"
         EXPIRED = "expired", "Expired"
+        DEAD = "dead", "Failed — support has been told"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     household = models.ForeignKey("devices.Household", on_delete=models.CASCADE, related_name="jobs")
@@ -103,17 +105,17 @@ class Job(models.Model):
                               related_name="jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     params = models.JSONField(default=dict, blank=True)  # memory ids, never memory text
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     file_path = models.CharField(max_length=300, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
+
+    def queue_title(self) -> str:
+        return f"{self.get_kind_display()} (job #{self.pk})"
 
     @property
     def percent(self) -> int:
@@ -171,7 +173,7 @@ class DeletionRequest(models.Model):
         return self.state not in open_states and self.due_at < timezone.now()
 
 
-class Erasure(models.Model):
+class Erasure(QueueRow):
     """One run of the one erase path: every deletion of a child's memories (a parent's
     "delete everything", a support request, a deleted child, household or account, the
     playground, retention) is an Erasure. It keeps ids and counts, never memory text, and
@@ -190,6 +192,7 @@ class Erasure(models.Model):
         RUNNING = "running", "Erasing"
         DONE = "done", "Erased and verified"
         FAILED = "failed", "Failed — retrying"
+        DEAD = "dead", "Failed — support has been told"
 
     reference = models.CharField(max_length=20, unique=True)
     scope = models.CharField(max_length=10, choices=Scope.choices)
@@ -210,10 +213,6 @@ class Erasure(models.Model):
     progress = models.JSONField(default=dict, blank=True)  # ids and counts while running
     receipt = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -221,3 +220,6 @@ class Erasure(models.Model):
 
     def __str__(self):
         return self.reference
+
+    def queue_title(self) -> str:
+        return f"Erasure {self.reference} ({self.get_scope_display().split(' (')[0].lower()})"

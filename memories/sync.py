@@ -1,22 +1,17 @@
 """Keeping the toys' view of a child in Mem0: the one profile memory in the child's namespace.
 
 Profile changes write a ``devices.ProfileSync`` queue row in the same transaction; the
-``profile_sync`` task claims it with a conditional update (reruns and duplicate deliveries
-do nothing twice) and calls ``child_push``, which is idempotent: it writes the current
-state, whatever ran before."""
+``profile_sync`` task claims it (``portal.queue``: reruns and duplicate deliveries do
+nothing twice) and calls ``child_push``, which is idempotent: it writes the current state,
+whatever ran before."""
 
-from datetime import timedelta
-
-from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from devices.models import ChildProfile, ProfileSync
 from devices.profile import profile_metadata, profile_text
 from memories import gateway
-from memories.gateway import PROFILE_KIND, ListFilter
-
-State = ProfileSync.State
+from memories.gateway import PROFILE_KIND, ListFilter, Mem0Unavailable
+from portal import queue
 
 
 def _profile_memories(namespace: str):
@@ -41,31 +36,17 @@ def child_push(child: ChildProfile) -> None:
     gw.set_metadata(keep.id, **profile_metadata(child))
 
 
-def claim(pk: int) -> ProfileSync | None:
-    claimed = ProfileSync.objects.filter(pk=pk, state__in=[State.PENDING, State.FAILED]).update(
-        state=State.RUNNING, updated_at=timezone.now())
-    return ProfileSync.objects.select_related("child").filter(pk=pk).first() if claimed else None
-
-
-def mark_done(row: ProfileSync) -> None:
-    now = timezone.now()
-    ProfileSync.objects.filter(pk=row.pk).update(state=State.DONE, done_at=now, updated_at=now, last_error="")
-
-
-def mark_failed(row: ProfileSync, error: Exception) -> None:
-    # The class and a short message only: Mem0 errors can quote the text being written.
-    message = f"{type(error).__name__}: {str(error)[:200]}"
-    ProfileSync.objects.filter(pk=row.pk).update(state=State.FAILED, attempts=row.attempts + 1,
-                                                 last_error=message[:500], updated_at=timezone.now())
-
-
-def stale_ids(model) -> list[int]:
-    """Rows of a queue table (a ``state`` and an ``updated_at``) that a dead worker or a lost
-    message left behind: pending or failed for a while, or stuck running. Stuck rows become
-    claimable again."""
-    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
-    stuck = Q(state="running", updated_at__lt=cutoff - timedelta(minutes=10))
-    waiting = Q(state__in=["pending", "failed"], updated_at__lt=cutoff)
-    ids = list(model.objects.filter(stuck | waiting).values_list("pk", flat=True)[:500])
-    model.objects.filter(pk__in=ids, state="running").update(state="failed", updated_at=timezone.now())
-    return ids
+def profile_sync_run(row_id: int) -> None:
+    """The task's work: claim the row, push, mark it. A failure stays on the row (class
+    and our note only: Mem0 errors can quote the text being written); the sweep retries."""
+    row = queue.claim(ProfileSync, row_id, related=("child",))
+    if row is None:
+        return
+    try:
+        child_push(row.child)
+    except Mem0Unavailable as exc:  # our own message: which part of Mem0 is unreachable
+        queue.fail(row, exc, str(exc)[:200])
+    except Exception as exc:
+        queue.fail(row, exc)
+    else:
+        queue.done(row, done_at=timezone.now())

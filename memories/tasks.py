@@ -1,43 +1,32 @@
-"""Celery tasks: they take ids, claim their row, call a service, and end quietly when the
-row is gone or already done. Only Mem0 being unreachable is retried (with backoff)."""
+"""Celery tasks: they take ids, call a service, and end quietly when the row is gone or
+already done.
+
+Queue rows (``portal.queue``: profile pushes, jobs, conversations, erasures) are never
+retried by Celery: a failure is recorded on the row with when it is due again, and
+``outbox_sweep`` is the one sender of due rows, so a row never has two retry chains.
+Tasks without a row retry while Mem0 is unreachable, with Celery's backoff."""
 
 from celery import shared_task
 
 from memories import sync
 from memories.gateway import Mem0Unavailable
+from portal import queue
 
 RETRY = {"autoretry_for": (Mem0Unavailable,), "retry_backoff": 2, "retry_backoff_max": 600,
          "retry_jitter": True, "max_retries": 12}
 
 
-@shared_task(**RETRY)
+@shared_task
 def profile_sync(row_id: int) -> None:
     """A child's profile into their Mem0 namespace (one profile memory, current text)."""
-    row = sync.claim(row_id)
-    if row is None:
-        return
-    try:
-        sync.child_push(row.child)
-    except Exception as exc:
-        sync.mark_failed(row, exc)
-        raise
-    sync.mark_done(row)
+    sync.profile_sync_run(row_id)
 
 
 @shared_task
 def outbox_sweep() -> int:
-    """Re-enqueue what a dead worker, a lost message or a long outage left behind: profile
-    pushes, parents' jobs, accepted conversations and erasures."""
-    from devices.models import ProfileSync
-    from memories.models import Conversation, Erasure, Job
-
-    count = 0
-    for model, task in ((ProfileSync, profile_sync), (Job, job_run), (Conversation, conversation_extract),
-                        (Erasure, erasure_run)):
-        for pk in sync.stale_ids(model):
-            task.delay(pk)
-            count += 1
-    return count
+    """Every minute: send the queue rows that are due (new ones whose message was lost,
+    failed ones past their backoff, runs whose worker died) of every registered queue."""
+    return queue.sweep_all()
 
 
 @shared_task
@@ -56,7 +45,7 @@ def profiles_push_age_changes() -> int:
     return count
 
 
-@shared_task(**RETRY)
+@shared_task
 def job_run(job_id: int) -> None:
     """A parent's long action (export, large delete) with progress on its Job row."""
     from memories import services
@@ -79,23 +68,33 @@ def exports_expire() -> int:
     return services.exports_expire()
 
 
-@shared_task(**RETRY)
+@shared_task
 def erasure_run(erasure_id: int) -> None:
-    """The one erase path: purge every store, verify zero, receipt."""
-    from memories import erasure
+    """The one erase path: purge every store, verify zero, receipt; then the deletion
+    request waiting on it (if any) completes or fails with it."""
+    from memories import deletion, erasure
 
-    erasure.erasure_run(erasure_id)  # a failure is recorded on the row (support retries)
+    try:
+        erasure.erasure_run(erasure_id)
+    except Mem0Unavailable:  # recorded on the row: the sweep sends it again when due
+        pass
+    deletion.request_settle(erasure_id=erasure_id)
 
 
-@shared_task(**RETRY)
+@shared_task
 def deletion_execute(request_id: int) -> None:
-    """A verified, scheduled deletion request: the erase path, then the request's receipt."""
+    """A verified, scheduled deletion request: the erase path, then the request's receipt.
+    While Mem0 is unreachable the request stays executing: its erasure (a queue row) is
+    retried by the sweep and settles the request when it ends."""
     from memories import deletion
 
-    deletion.request_run(request_id)
+    try:
+        deletion.request_run(request_id)
+    except Mem0Unavailable:
+        pass
 
 
-@shared_task(**RETRY)
+@shared_task
 def conversation_extract(conversation_id: int) -> None:
     """A toy's finished session → Mem0 extraction with the agent's memory prompt; the raw
     messages are deleted once extracted (kept, and retried, while Mem0 or the LLM is down)."""

@@ -249,7 +249,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "exports": EXPORTS_STORAGE,
 }
-OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 120)
+# Queue rows (portal.queue): a run silent for QUEUE_LEASE_SECONDS counts as lost; the n-th
+# failure waits QUEUE_BACKOFF_SECONDS × 2^(n−1), at most QUEUE_BACKOFF_MAX_SECONDS; the
+# QUEUE_MAX_ATTEMPTS-th failure makes the row dead (admins see it under /staff/queues/).
+# Defaults: retries for about six hours, then a person looks.
+QUEUE_LEASE_SECONDS = env_int("QUEUE_LEASE_SECONDS", 300)
+QUEUE_BACKOFF_SECONDS = env_int("QUEUE_BACKOFF_SECONDS", 60)
+QUEUE_BACKOFF_MAX_SECONDS = env_int("QUEUE_BACKOFF_MAX_SECONDS", 3600)
+QUEUE_MAX_ATTEMPTS = env_int("QUEUE_MAX_ATTEMPTS", 12)
 # The toy servers' API refuses bodies over this (413); forms get a little more.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
