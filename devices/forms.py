@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from devices.models import ChildProfile, Device, normalize_mac
+from devices.models import ChildProfile, Device, Household, normalize_mac
 
 
 class ChildProfileForm(forms.ModelForm):
@@ -39,6 +39,33 @@ class DeviceForm(forms.Form):
         if Device.objects.filter(mac=mac).exists():
             raise ValidationError("This device is already registered.")
         return mac
+
+
+class PairForm(forms.Form):
+    code = forms.CharField(label="The 6-digit code the toy says or shows", max_length=12,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
+                                   help_text="Who talks to this toy. Their memories stay theirs.")
+    name = forms.CharField(max_length=80, required=False, help_text="e.g. the bedroom robot")
+
+    def __init__(self, *args, household, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["child"].queryset = household.children.all()
+
+
+class StaffDeviceForm(forms.Form):
+    """Staff only: a toy registered by its MAC, into any household."""
+
+    household = forms.ModelChoiceField(queryset=Household.objects.order_by("name"))
+    mac = DeviceForm.base_fields["mac"]
+    name = forms.CharField(max_length=80, required=False)
+    child = forms.ModelChoiceField(queryset=ChildProfile.objects.select_related("household"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["child"].label_from_instance = lambda c: f"{c.name} ({c.household.name})"
+
+    clean_mac = DeviceForm.clean_mac
 
 
 class DeviceAssignForm(forms.Form):

@@ -299,3 +299,21 @@ class Consent(models.Model):
         indexes = [models.Index(fields=["child", "purpose"])]
         constraints = [models.UniqueConstraint(fields=["child", "purpose"], condition=models.Q(withdrawn_at=None),
                                                name="one_live_consent_per_purpose")]
+
+
+class PairingCode(models.Model):
+    """A 6-digit code a toy server asked for on behalf of an unknown toy (by MAC): the toy
+    says or shows it, a parent types it to add the toy to a child. Only an HMAC of the code
+    is stored; it expires in minutes and works once."""
+
+    mac = models.CharField(max_length=17, db_index=True)
+    code_digest = models.CharField(max_length=64, db_index=True)
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    token = models.ForeignKey(DeviceToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -10,4 +10,5 @@ urlpatterns = [
     path("children/<int:child_id>/edit/", views.child_edit, name="child_edit"),
     path("devices/add/", views.device_add, name="device_add"),
     path("devices/<int:device_id>/assign/", views.device_assign, name="device_assign"),
+    path("staff/toys/add/", views.staff_device_add, name="staff_device_add"),
 ]

@@ -4,9 +4,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from devices import consent, selectors, services
-from devices.forms import ChildProfileForm, DeviceAssignForm, DeviceForm
-from portal.access import Role, parent_required, role_of
+from devices import consent, selectors, services, toys
+from devices.forms import ChildProfileForm, DeviceAssignForm, PairForm, StaffDeviceForm
+from portal.access import Role, parent_required, role_of, support_required
 from portal.errors import ApplicationError
 from portal.forms import apply_error
 
@@ -73,17 +73,39 @@ def child_edit(request, child_id=None):
 @require_http_methods(["GET", "POST"])
 @parent_required
 def device_add(request):
+    """A parent adds a toy with the 6-digit code the toy says (``devices.toys``)."""
     household = _household(request)
-    form = DeviceForm(request.POST or None, household=household)
+    form = PairForm(request.POST or None, household=household)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.device_register(actor=request.user, household=household, **form.cleaned_data)
+            device = toys.pairing_claim(actor=request.user, household=household, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+            status = exc.extra.get("status", 400)
+        else:
+            messages.success(request, f"{device} is paired.")
+            return redirect("toys:list")
+    return render(request, "devices/device_pair.html", {"form": form},
+                  status=400 if status == 200 and form.errors else status)
+
+
+@require_http_methods(["GET", "POST"])
+@support_required
+def staff_device_add(request):
+    """Staff register a toy by its MAC (parents pair with a code)."""
+    form = StaffDeviceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            device = services.device_register(actor=request.user, household=data["household"], mac=data["mac"],
+                                              name=data["name"], child=data["child"])
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, f"{device} is registered.")
-            return redirect("home")
-    return render(request, "devices/device_form.html", {"form": form})
+            messages.success(request, f"{device} is registered to {device.household}.")
+            return redirect("support:household_detail", household_id=device.household_id)
+    return render(request, "devices/device_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -99,5 +121,5 @@ def device_assign(request, device_id):
             apply_error(form, exc)
         else:
             messages.success(request, f"{device} is updated.")
-            return redirect("home")
+            return redirect("toys:list")
     return render(request, "devices/device_assign.html", {"form": form, "device": device})

@@ -6,9 +6,11 @@ the token does not cover, exactly as for one that does not exist."""
 import re
 
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 from ninja import Header, Query, Router, Status
 
-from devices.models import Device, normalize_mac
+from devices import toys
+from devices.models import Agent, Device, normalize_mac
 from devices.profile import profile_text
 from devices.tokens import DEVICE_AUTH
 from memories import conversations
@@ -22,6 +24,8 @@ from memories.schemas import (
     ConversationOut,
     ErrorOut,
     MacPath,
+    PairingCodeIn,
+    PairingCodeOut,
 )
 from portal.errors import ApplicationError
 
@@ -98,3 +102,22 @@ def conversation_post(request, mac: MacPath, payload: ConversationIn,
     conversations.device_seen(device)
     body = {"id": conversation.pk, "state": conversation.state, "drop_reason": conversation.drop_reason}
     return Status(202 if created else 200, body)
+
+
+@router.post("/devices/{mac}/pairing-code", response={201: PairingCodeOut, 403: ErrorOut, 409: ErrorOut,
+                                                      429: ErrorOut, **ERRORS}, url_name="pairing_code")
+def pairing_code(request, mac: MacPath, payload: PairingCodeIn | None = None):
+    """A 6-digit code for a toy the portal does not know yet (fleet token): the toy says or
+    shows it, and a parent types it in the portal to add the toy to a child. It expires in
+    minutes (``expires_in``), works once, and a new one replaces the old (409
+    ``device_registered`` when the MAC is paired already; 429 when asked too often)."""
+    if not re.fullmatch(MAC_PATTERN, mac):
+        raise ApplicationError(MAC_HELP, field="mac", code="invalid_mac")
+    agent = None
+    if payload is not None and payload.agent_id is not None:
+        agent = Agent.objects.filter(pk=payload.agent_id).first()
+        if agent is None:
+            raise ApplicationError("No such agent.", field="agent_id", code="unknown_agent")
+    row, code = toys.pairing_code_issue(token=request.auth, mac=mac, agent=agent)
+    expires_in = max(0, round((row.expires_at - timezone.now()).total_seconds()))
+    return Status(201, {"code": code, "expires_at": row.expires_at, "expires_in": expires_in})

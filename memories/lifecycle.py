@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from devices import consent
+from devices import consent, toys
 from devices.models import ChildProfile
 from memories.erasure import erasure_start
 from memories.models import Erasure
+from portal.errors import ApplicationError
 
 
 def consent_withdraw(*, actor, child: ChildProfile, purposes, choice: str) -> Erasure | None:
@@ -20,3 +21,17 @@ def consent_withdraw(*, actor, child: ChildProfile, purposes, choice: str) -> Er
         if stops_memory and choice == consent.Withdrawal.ERASE:
             return erasure_start(scope=Erasure.Scope.MEMORIES, origin="consent_withdrawn", actor=actor, child=child)
     return None
+
+
+def toy_remove(*, actor, device, erase: bool = False) -> Erasure | None:
+    """Remove a toy. The child's memories stay with the child, unless this was the child's
+    last toy and the parent chose to erase them (the one erase path, with a receipt)."""
+    with transaction.atomic():
+        child = device.child
+        erasure = None
+        if erase:
+            if not toys.is_last_toy(device):
+                raise ApplicationError("Erasing goes with removing the child's last toy only.", field="choice")
+            erasure = erasure_start(scope=Erasure.Scope.MEMORIES, origin="toy_removed", actor=actor, child=child)
+        toys.device_remove(actor=actor, device=device)
+    return erasure

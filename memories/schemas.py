@@ -99,3 +99,13 @@ class ConversationOut(Schema):
     id: int
     state: str
     drop_reason: str = ""
+
+
+class PairingCodeIn(Schema):
+    agent_id: int | None = Field(None, description="The agent the toy will run once paired (optional).")
+
+
+class PairingCodeOut(Schema):
+    code: str = Field(description="Six digits for the toy to say or show; the parent types them in the portal.")
+    expires_at: datetime
+    expires_in: int = Field(description="Seconds until the code stops working.")

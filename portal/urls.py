@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("devices.urls")),
     path("", include("memories.urls")),
     path("", include("memories.consent_urls")),
+    path("toys/", include("memories.toy_urls")),
     path("support/", include("memories.support_urls")),
 ]
 

@@ -36,13 +36,15 @@ def test_profile_form_errors_are_shown_not_500(family, login):
 
 
 def test_device_form_rejects_a_bad_mac(family, login):
-    response = login(family.parent_a).post(reverse("device_add"), {"mac": "zz:zz", "name": "x"})
-    assert response.status_code == 200 and "MAC address" in response.content.decode()
+    response = login(family.support).post(reverse("staff_device_add"), {"household": family.household_a.pk,
+                                                                        "mac": "zz:zz", "name": "x"})
+    assert response.status_code == 400 and "MAC address" in response.content.decode()
 
 
 @pytest.mark.parametrize("mac", ["AA-BB-CC-DD-EE-0F"])
 def test_device_registration_normalises_the_mac(family, login, mac):
-    response = login(family.parent_a).post(reverse("device_add"), {"mac": mac, "name": "New toy"})
+    response = login(family.support).post(reverse("staff_device_add"), {"household": family.household_a.pk,
+                                                                        "mac": mac, "name": "New toy"})
     assert response.status_code == 302
     assert family.household_a.devices.filter(mac="aa:bb:cc:dd:ee:0f").exists()
 

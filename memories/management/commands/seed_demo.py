@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from devices import consent, services
-from devices.models import Agent, ChildProfile, Device, Household
+from devices import consent, services, tokens, toys
+from devices.models import Agent, ChildProfile, Device, DeviceToken, Household
 from memories import gateway
 from portal.access import ADMIN_GROUP, SUPPORT_GROUP
 
@@ -67,10 +67,13 @@ class Command(BaseCommand):
                     consent.consent_record(child=kid, purposes=consent.offered_purposes(), signer_name="Priya Sharma",
                                            granted_by=users["parent@demo.test"], method=consent.SignedForm.key,
                                            verified_by=users["support@demo.test"])
-            device = Device.objects.filter(mac="aa:bb:cc:00:00:01").first() or services.device_register(
-                actor=users["parent@demo.test"], household=household, mac="AA-BB-CC-00-00-01",
-                name="Rahul's robot", child=child, agent=agent,
-            )
+            device = Device.objects.filter(mac="aa:bb:cc:00:00:01").first()
+            if device is None:  # paired as a family would: the toy server asks, the parent types the code
+                server = DeviceToken.objects.filter(name="Demo toy server", is_fleet=True).first() or \
+                    tokens.token_create(actor=admin, name="Demo toy server", fleet=True)[0]
+                _, code = toys.pairing_code_issue(token=server, mac="AA-BB-CC-00-00-01", agent=agent)
+                device = toys.pairing_claim(actor=users["parent@demo.test"], household=household, code=code,
+                                            child=child, name="Rahul's robot")
         gw = gateway.get()
         if gw.count([child.namespace], exclude_kinds=[gateway.PROFILE_KIND]) == 0:
             for text in DEMO_MEMORIES:
