@@ -11,11 +11,13 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from devices import services, tokens
 from devices.models import Agent, Device, DeviceToken, normalize_mac
 from portal.access import admin_required
+from portal.confirm import confirm_page, confirmed
 from portal.errors import ApplicationError
 
 _CATEGORY_KEY = re.compile(r"^[a-z0-9_]{1,40}$")
@@ -163,10 +165,22 @@ def agent_versions(request, agent_id):
         "current": agent.memory_prompt})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @admin_required
 def agent_rollback(request, agent_id, number):
     agent = get_object_or_404(Agent, pk=agent_id)
+    version = get_object_or_404(agent.prompt_versions, number=number)
+    if not confirmed(request):
+        devices = agent.devices.count()
+        latest = agent.prompt_versions.order_by("-number").values_list("number", flat=True).first() or 0
+        return confirm_page(request, title=f"Roll “{agent.name}” back to memory prompt v{number}?", consequences=[
+            f"The memory prompt of v{number} becomes current again, saved as a new version v{latest + 1} "
+            f"(every earlier version stays in the history).",
+            f"The {devices} toy{'s' if devices != 1 else ''} running this agent use it from their next "
+            f"conversation: what they keep from then on follows v{number}'s rules.",
+            "Memories already kept are not changed or deleted.",
+        ], button=f"Roll back to v{number}", cancel=reverse("agents:versions", args=[agent.pk]),
+            items=[version.memory_prompt or "(an empty memory prompt)"])
     try:
         services.agent_rollback(actor=request.user, agent=agent, number=number)
     except ApplicationError as exc:
@@ -198,11 +212,13 @@ class TokenForm(forms.Form):
         return data
 
 
+NEW_TOKEN_KEY = "new_token"  # the raw token, held in the session from the POST to the next GET only
+
+
 @require_http_methods(["GET", "POST"])
 @admin_required
 def token_list(request):
     form = TokenForm(request.POST or None)
-    created = raw = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -211,7 +227,12 @@ def token_list(request):
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            form = TokenForm()
+            # Post/redirect/get: a reload shows the list, it does not create a second token.
+            request.session[NEW_TOKEN_KEY] = {"id": created.pk, "raw": raw}
+            return redirect("agents:tokens")
+    shown = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
+    created = DeviceToken.objects.filter(pk=shown["id"]).first() if shown else None
+    raw = shown["raw"] if created else None
     rows = DeviceToken.objects.select_related("device", "created_by").order_by("-created_at")
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     response = render(request, "devices/agent_tokens.html", {"form": form, "page": page, "created": created,
@@ -221,10 +242,16 @@ def token_list(request):
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @admin_required
 def token_revoke(request, token_id):
-    token = get_object_or_404(DeviceToken, pk=token_id)
+    token = get_object_or_404(DeviceToken.objects.select_related("device"), pk=token_id)
+    if not confirmed(request):
+        covers = "every toy (a fleet token)" if token.is_fleet else f"the toy {token.device.mac if token.device else ''}"
+        return confirm_page(request, title=f"Revoke the token “{token.name}”?", consequences=[
+            f"Toy servers using it are refused (401) from now on, for {covers}.",
+            "A revoked token cannot be used again: the toy server needs a new token.",
+        ], button="Revoke the token", cancel=reverse("agents:tokens"))
     tokens.token_revoke(actor=request.user, token=token)
     messages.success(request, f"Token “{token.name}” revoked: toy servers using it now get 401.")
     return redirect("agents:tokens")

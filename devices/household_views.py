@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from devices import selectors, services
 from devices.models import Membership
 from portal.access import parent_required, public, role_of, scope_to_households
+from portal.confirm import confirm_page, confirmed
 from portal.errors import ApplicationError
 from portal.forms import apply_error
 
@@ -95,13 +96,20 @@ def invitation_revoke(request, invitation_id):
     return redirect("household:detail")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @parent_required
 def member_remove(request, membership_id):
     membership = scope_to_households(Membership.objects.select_related("user", "household"), request.user).filter(
         pk=membership_id).first()
     if membership is None:
         raise Http404("No such member.")
+    if not confirmed(request):
+        who = membership.user.email or membership.user.username
+        return confirm_page(request, title=f"Remove {who} from {membership.household.name}?", consequences=[
+            f"{who} can no longer log in to see or change what the toys remember about your children.",
+            "Their account stays; they lose access at once, including any page they have open.",
+            "To give access back, you would send a new invitation.",
+        ], button=f"Remove {who}", cancel=reverse("household:detail"))
     try:
         services.membership_remove(actor=request.user, membership=membership)
     except ApplicationError as exc:

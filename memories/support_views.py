@@ -97,6 +97,8 @@ def request_transition(request: HtmxHttpRequest, request_id: int, action: str) -
             req = deletion.request_verify(actor=request.user, req=req,
                                           identity_check=form.cleaned_data["identity_check"])
         else:
+            if action == "execute" and request.POST.get("confirmed") != "yes":
+                raise ApplicationError("Tick the box to confirm: the deletion cannot be undone.", field="confirmed")
             req = TRANSITIONS[action](actor=request.user, req=req)
     except ApplicationError as exc:
         if form is not None:

@@ -43,6 +43,10 @@ def test_parent_request_support_executes_parent_sees_receipt(family, gw, worker,
     page.get_by_label("How did you check who is asking?").fill("Called the parent back on the account's number")
     page.get_by_role("button", name="Mark verified").click()
     page.get_by_role("button", name="Schedule").click()
+    expect(page.get_by_text("This cannot be undone")).to_be_visible()
+    page.get_by_role("button", name="Execute the deletion now").click()  # the box is required: nothing happens
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "scheduled")
+    page.get_by_label("I checked who asked and what they asked for: erase it now").check()
     page.get_by_role("button", name="Execute the deletion now").click()
     expect(page.locator("[data-state]")).to_have_attribute("data-state", "completed", timeout=90_000)
     expect(page.get_by_text("Zero memories remain in every store")).to_be_visible()

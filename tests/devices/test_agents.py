@@ -108,7 +108,7 @@ def test_diff_of_any_two_versions(family, login):
 def test_rollback_makes_a_new_version_equal_to_the_old_one(family, login):
     original = family.agent.memory_prompt
     services.agent_save(actor=family.admin, agent=family.agent, memory_prompt="Keep everything.")
-    response = login(family.admin).post(reverse("agents:rollback", args=[family.agent.pk, 1]))
+    response = login(family.admin).post(reverse("agents:rollback", args=[family.agent.pk, 1]), {"confirmed": "yes"})
     assert response.status_code == 302
     family.agent.refresh_from_db()
     assert family.agent.memory_prompt == original
@@ -119,8 +119,8 @@ def test_rollback_makes_a_new_version_equal_to_the_old_one(family, login):
 
 def test_rollback_to_the_current_prompt_or_an_unknown_version_changes_nothing(family, login):
     client = login(family.admin)
-    client.post(reverse("agents:rollback", args=[family.agent.pk, 1]))
-    client.post(reverse("agents:rollback", args=[family.agent.pk, 7]))
+    client.post(reverse("agents:rollback", args=[family.agent.pk, 1]), {"confirmed": "yes"})
+    client.post(reverse("agents:rollback", args=[family.agent.pk, 7]), {"confirmed": "yes"})
     assert family.agent.prompt_versions.count() == 1
     with pytest.raises(ApplicationError):
         services.agent_rollback(actor=family.admin, agent=family.agent, number=1)
@@ -150,5 +150,5 @@ def test_agent_pages_are_for_admins_only(family, client):
             assert getattr(client, method)(url).status_code == 403, (user, url)
     client.force_login(family.admin)
     assert client.get(reverse("agents:edit", args=[99999])).status_code == 404
-    assert client.get(reverse("agents:rollback", args=[pk, 1])).status_code == 405
+    assert client.put(reverse("agents:rollback", args=[pk, 1])).status_code == 405
     assert AgentPromptVersion.objects.filter(agent_id=pk).count() == 1

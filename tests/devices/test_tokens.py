@@ -69,8 +69,8 @@ def test_token_create_refuses_unclear_scope_or_no_name(family):
 def test_admin_creates_a_device_token_and_sees_it_once(family, login):
     client = login(family.admin)
     response = client.post(reverse("agents:tokens"), {"name": "Server A", "scope": "device",
-                                                      "mac": family.device_a.mac.upper()})
-    assert response.status_code == 200
+                                                      "mac": family.device_a.mac.upper()}, follow=True)
+    assert response.redirect_chain == [(reverse("agents:tokens"), 302)]  # post/redirect/get
     token = DeviceToken.objects.get()
     raw = response.context["raw"]
     assert DeviceToken.hash(raw) == token.token_hash and raw in response.content.decode()
@@ -98,7 +98,7 @@ def test_admin_token_form_errors(family, login):
 
 def test_admin_revokes_a_token(family, login):
     token, raw = tokens.token_create(actor=family.admin, name="Fleet", fleet=True)
-    response = login(family.admin).post(reverse("agents:token_revoke", args=[token.pk]))
+    response = login(family.admin).post(reverse("agents:token_revoke", args=[token.pk]), {"confirmed": "yes"})
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -118,4 +118,4 @@ def test_token_pages_are_for_admins_only(family, client):
     assert DeviceToken.objects.get().revoked_at is None
     client.force_login(family.admin)
     assert client.post(reverse("agents:token_revoke", args=[99999])).status_code == 404
-    assert client.get(reverse("agents:token_revoke", args=[token.pk])).status_code == 405
+    assert client.put(reverse("agents:token_revoke", args=[token.pk])).status_code == 405

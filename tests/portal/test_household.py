@@ -76,11 +76,13 @@ def test_remove_the_second_parent_but_not_the_owner_or_yourself(family, login):
     a2 = family.household_a.memberships.get(user=family.parent_a2)
     owner = family.household_a.memberships.get(user=family.parent_a)
     client = login(family.parent_a2)
-    client.post(reverse("household:member_remove", args=[owner.pk]))
-    client.post(reverse("household:member_remove", args=[a2.pk]))
+    client.post(reverse("household:member_remove", args=[owner.pk]), {"confirmed": "yes"})
+    client.post(reverse("household:member_remove", args=[a2.pk]), {"confirmed": "yes"})
     assert Membership.objects.filter(pk__in=[owner.pk, a2.pk]).count() == 2
-    assert login(family.parent_b).post(reverse("household:member_remove", args=[a2.pk])).status_code == 404
-    assert login(family.parent_a).post(reverse("household:member_remove", args=[a2.pk])).status_code == 302
+    assert login(family.parent_b).post(reverse("household:member_remove", args=[a2.pk]),
+                                       {"confirmed": "yes"}).status_code == 404
+    assert login(family.parent_a).post(reverse("household:member_remove", args=[a2.pk]),
+                                       {"confirmed": "yes"}).status_code == 302
     assert not Membership.objects.filter(pk=a2.pk).exists()
     assert AuditEvent.objects.filter(action="household.member_remove").exists()
     assert login(family.parent_a2).get(reverse("child_detail", args=[family.child_a.pk])).status_code == 404
