@@ -1,6 +1,6 @@
 from django.urls import path
 
-from memories import toy_views as views
+from memories import toy_page_views as views
 
 app_name = "toys"
 
