@@ -125,3 +125,12 @@ def memories_categorise_sweep() -> int:
         memories_categorise.delay(child_id)
         count += 1
     return count
+
+
+@shared_task(**RETRY)
+def toy_memories_adopt(device_id: int, child_id: int, actor_id: int | None) -> int:
+    """What a toy remembered under its MAC before the portal, copied into its child's
+    memories (the parent chose to adopt them), then erased there. Idempotent."""
+    from memories import adoption
+
+    return adoption.adopt_run(device_id, child_id, actor_id)

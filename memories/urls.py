@@ -1,6 +1,6 @@
 from django.urls import path
 
-from memories import views
+from memories import earlier_views, views
 
 app_name = "memories"
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("jobs/<int:job_id>/download/", views.job_download, name="download"),
     path("activity/", views.household_activity, name="activity"),
+    path("toys/<int:device_id>/earlier-memories/", earlier_views.toy_earlier, name="toy_earlier"),
+    path("toys/<int:device_id>/earlier-memories/adopt/", earlier_views.toy_earlier_adopt, name="toy_earlier_adopt"),
+    path("toys/<int:device_id>/earlier-memories/erase/", earlier_views.toy_earlier_erase, name="toy_earlier_erase"),
 ]

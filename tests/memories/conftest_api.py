@@ -50,3 +50,26 @@ def llm(settings, gw, fake_llm):
 
 def api_url(mac: str, what: str) -> str:
     return f"/api/v1/devices/{mac}/{what}"
+
+
+@pytest.fixture(params=["local", "platform"])
+def backend(request, gw):
+    """The process's gateway: the local one, or PlatformGateway against the Platform
+    stand-in (``backend.stand_in``)."""
+    from memories import gateway
+    from memories.gateway import PlatformGateway
+    from tests.fakes.mem0_platform import FakeMem0Platform
+
+    if request.param == "local":
+        yield gw
+        return
+    fake = FakeMem0Platform().start()
+    platform = PlatformGateway(api_key=fake.api_key, host=fake.url)
+    platform.stand_in = fake
+    gateway.reset_for_tests(platform)
+    try:
+        yield platform
+    finally:
+        gateway.reset_for_tests(gw)
+        platform.close()
+        fake.stop()

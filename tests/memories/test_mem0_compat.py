@@ -7,17 +7,17 @@ import pytest
 from django.test import Client
 
 from devices import services, tokens
-from memories import conversations, gateway, sync
+from memories import conversations, sync
 from memories import services as memory_services
 from memories.erasure import erasure_start
 from memories.gateway import PlatformGateway
 from memories.models import Conversation, MemoryFeedback, MemoryUsage
 from portal.models import AuditEvent
 from tests.conftest import unique_mac
-from tests.fakes.mem0_platform import FakeMem0Platform
 from tests.memories import conftest_api
 
-fake_llm, fleet, llm = conftest_api.fake_llm, conftest_api.fleet, conftest_api.llm
+backend, fake_llm, fleet = conftest_api.backend, conftest_api.fake_llm, conftest_api.fleet
+llm = conftest_api.llm
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/mem0/"
@@ -37,24 +37,6 @@ def mem0(raw: str | None) -> Client:
 def post(client, route, body, **query):
     suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
     return client.post(BASE + route + suffix, data=json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture(params=["local", "platform"])
-def backend(request, gw):
-    """The process's gateway: the local one, or PlatformGateway against the stand-in."""
-    if request.param == "local":
-        yield gw
-        return
-    fake = FakeMem0Platform().start()
-    platform = PlatformGateway(api_key=fake.api_key, host=fake.url)
-    platform.stand_in = fake
-    gateway.reset_for_tests(platform)
-    try:
-        yield platform
-    finally:
-        gateway.reset_for_tests(gw)
-        platform.close()
-        fake.stop()
 
 
 @pytest.fixture
