@@ -52,6 +52,14 @@ class Household(models.Model):
     name = models.CharField(max_length=100)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="households")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Learned memories older than this many months are erased daily (None: until a parent deletes).
+    retention_months = models.PositiveSmallIntegerField(
+        "keep learned memories for", null=True, blank=True, default=12,
+        choices=[(3, "3 months"), (6, "6 months"), (12, "12 months"), (18, "18 months"), (None, "Until I delete them")])
+    # Closed by a parent, or found inactive: memory stops, everything is erased after erase_after.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=10, blank=True)  # "parent" / "inactive"
+    erase_after = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return self.name

@@ -52,6 +52,8 @@ def _off_reason(agent, child, *, learning: bool = False) -> str:
         return "memory_off"
     if child is not None and child.memory_paused:
         return "paused"
+    if child is not None and child.household.closed_at is not None:
+        return "closed"  # the household is closed: erased after its notice period
     if child is not None:
         return consent_missing(child, learning=learning)
     return ""

@@ -101,7 +101,7 @@ def erasure_for(user, reference: str) -> Erasure:
 
 def erasure_start(*, scope: str, origin: str, actor=None, child: ChildProfile | None = None,
                   household: Household | None = None, user=None, namespaces: Iterable[str] = (),
-                  enqueue: bool = True) -> Erasure:
+                  memory_ids: Iterable[str] = (), enqueue: bool = True) -> Erasure:
     """Record an erasure and queue it (``enqueue=False``: the caller runs it now).
 
     The children's epoch is bumped in the same transaction, so from the commit on no
@@ -114,13 +114,18 @@ def erasure_start(*, scope: str, origin: str, actor=None, child: ChildProfile | 
         raise ApplicationError("Choose a household.", field="household")
     if scope == Scope.ACCOUNT and user is None:
         raise ApplicationError("Choose an account.", field="user")
+    memory_ids = sorted(set(memory_ids))
+    if scope == Scope.SELECTED:  # exactly these memories of the child (retention): no epoch bump
+        if child is None or not memory_ids:
+            raise ApplicationError("Choose a child and the memories to erase.", field="memory_ids")
+        namespaces = [child.namespace]
     household = household or (child.household if child is not None else None)
     with transaction.atomic():
         erasure = Erasure.objects.create(
             reference=new_reference(), scope=scope, origin=origin, child=child, household=household,
             child_name=child.name if child else "", household_name=household.name if household else "",
             user=user, requested_by=actor if getattr(actor, "is_authenticated", False) else None,
-            namespaces=sorted(set(namespaces)),
+            namespaces=sorted(set(namespaces)), memory_ids=memory_ids,
             member_ids=list(household.memberships.values_list("user_id", flat=True)) if household else [],
         )
         ChildProfile.objects.filter(pk__in=[c.pk for c in _children(erasure)]).update(
@@ -134,7 +139,7 @@ def erasure_start(*, scope: str, origin: str, actor=None, child: ChildProfile | 
 
 def child_is_erasing(child: ChildProfile) -> bool:
     """An erasure of this child's memories is queued or running (new words are dropped)."""
-    return Erasure.objects.filter(state__in=OPEN).filter(
+    return Erasure.objects.filter(state__in=OPEN).exclude(scope=Scope.SELECTED).filter(
         Q(child=child) | Q(household_id=child.household_id, scope=Scope.HOUSEHOLD)).exists()
 
 
@@ -219,6 +224,9 @@ def erasure_run(erasure_id: int) -> Erasure | None:
 
 
 def _run(erasure: Erasure) -> None:
+    if erasure.scope == Scope.SELECTED:
+        _run_selected(erasure)
+        return
     gw = gateway.get()
     plan = _plan(erasure)
     progress = erasure.progress = dict(erasure.progress or {})
@@ -254,6 +262,43 @@ def _run(erasure: Erasure) -> None:
 
 class TracesRemain(Exception):
     """Something of the erased memories was still found after the purge."""
+
+
+def _selected_rows(namespace: str, ids: list[str]) -> dict:
+    return {
+        "feedback": MemoryFeedback.objects.filter(namespace=namespace, memory_id__in=ids),
+        "changes": MemoryChange.objects.filter(namespace=namespace, memory_id__in=ids),
+        "usage": MemoryUsage.objects.filter(namespace=namespace, memory_id__in=ids),
+    }
+
+
+def _run_selected(erasure: Erasure) -> None:
+    """Scope "selected": exactly ``memory_ids`` of the child's namespace (an id found in
+    another namespace is left alone), in every store that keeps something of them: the
+    vectors with their entity links and history (``gw.delete``), and our ratings, change
+    records and usage counts. Verified per id; the child's conversations, exports and
+    profile are not touched."""
+    gw = gateway.get()
+    namespace = erasure.namespaces[0]
+    progress = erasure.progress = dict(erasure.progress or {})
+    progress["runs"] = progress.get("runs", 0) + 1
+    counts = progress.setdefault("counts", {})
+    ids = [i for i in erasure.memory_ids if (r := gw.get(i)) is None or r.namespace == namespace]
+    if f"memories:{namespace}" not in counts:  # the first run counts; a re-run verifies
+        counts[f"memories:{namespace}"] = sum(1 for i in ids if gw.get(i) is not None)
+        for store, rows in _selected_rows(namespace, ids).items():
+            counts[store] = rows.count()
+    _save(erasure)
+    gw.delete(ids)
+    for rows in _selected_rows(namespace, ids).values():
+        rows.delete()
+    gw.vacuum()
+    left = {"vectors": sum(1 for i in ids if gw.get(i) is not None),
+            "history": sum(len(gw.history(i)) for i in ids)}
+    left |= {store: rows.count() for store, rows in _selected_rows(namespace, ids).items()}
+    if any(left.values()):
+        raise TracesRemain(", ".join(f"{k}={v}" for k, v in sorted(left.items()) if v))
+    _complete(erasure, verified=sorted(left))
 
 
 def _purge(gw, plan: _Plan, ids: dict) -> None:

@@ -4,12 +4,23 @@ closed or left inactive. Every erase goes through the one erase path (``memories
 
 from __future__ import annotations
 
+import calendar
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from devices import consent, toys
-from devices.models import ChildProfile
-from memories.erasure import erasure_start
+from devices.models import ChildProfile, Household
+from memories import gateway
+from memories.erasure import OPEN, erasure_run, erasure_start, receipt_rows
+from memories.gateway import LEARNED_KIND, ListFilter
 from memories.models import Erasure
+from portal.audit import audit
 from portal.errors import ApplicationError
 
 
@@ -35,3 +46,150 @@ def toy_remove(*, actor, device, erase: bool = False) -> Erasure | None:
             erasure = erasure_start(scope=Erasure.Scope.MEMORIES, origin="toy_removed", actor=actor, child=child)
         toys.device_remove(actor=actor, device=device)
     return erasure
+
+
+# -- retention -------------------------------------------------------------------------------
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same time ``months`` calendar months earlier (the 31st → the month's last day)."""
+    years, month0 = divmod(moment.month - 1 - months, 12)
+    year, month = moment.year + years, month0 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def retention_cutoff(household: Household, now: datetime) -> datetime | None:
+    """Learned memories created before this are erased (None: kept until a parent deletes)."""
+    return months_before(now, household.retention_months) if household.retention_months else None
+
+
+def retention_run(*, now: datetime | None = None) -> list[Erasure]:
+    """Daily (beat): each household's learned memories older than its retention period
+    are erased through the one erase path (scope "selected", origin "retention"), verified,
+    with a receipt and entries in the household's activity log. Memories a parent added,
+    and the profile, stay. Running it again finds nothing more to erase."""
+    now = now or timezone.now()
+    gw = gateway.get()
+    erased = []
+    for household in Household.objects.filter(retention_months__isnull=False).order_by("pk"):
+        cutoff = retention_cutoff(household, now)
+        for child in household.children.order_by("pk"):
+            pending = Erasure.objects.filter(child=child, scope=Erasure.Scope.SELECTED, state__in=OPEN).first()
+            if pending is None:
+                flt = ListFilter(kinds=(LEARNED_KIND,), created_to=cutoff)
+                ids = [r.id for r in gw.iter_all([child.namespace], flt=flt)]
+                if not ids:
+                    continue
+                pending = erasure_start(scope=Erasure.Scope.SELECTED, origin="retention", child=child,
+                                        memory_ids=ids, enqueue=False)
+            erased.append(erasure_run(pending.pk))
+    return erased
+
+
+# -- closing a household (by a parent, or after long inactivity) ---------------------------
+
+def _base_url() -> str:
+    return getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _members_emails(household: Household) -> list[str]:
+    return [e for e in household.memberships.values_list("user__email", flat=True) if e]
+
+
+def _close_notice(household: Household) -> None:
+    """Each parent is told when everything goes, with a link to export each child first."""
+    links = "\n".join(f"- {child.name}: {_base_url()}{reverse('memories:export', args=[child.pk])}"
+                      for child in household.children.order_by("name"))
+    why = ("you closed it" if household.close_reason == "parent"
+           else f"nobody used it for {settings.HOUSEHOLD_INACTIVE_DAYS} days")
+    body = (f"The household \"{household.name}\" is closed ({why}): the toys no longer remember anything.\n\n"
+            f"On {household.erase_after:%Y-%m-%d} everything is erased: the children's memories, profiles and "
+            f"toys. Download a final copy before then:\n{links or '- (no children)'}\n\n"
+            f"Changed your mind? Log in before then and reopen it: {_base_url()}{reverse('household:detail')}\n"
+            "You will get a receipt once it is erased.\n")
+    emails = _members_emails(household)
+    transaction.on_commit(lambda: send_mail("Your household will be erased", body, None, emails))
+
+
+def household_close(*, actor, household: Household, reason: str = "parent",
+                    now: datetime | None = None) -> Household:
+    """Close: memory stops at once (``conversations._off_reason``: "closed"), parents get a
+    final export link, and ``households_sweep`` erases it all after the notice period."""
+    now = now or timezone.now()
+    days = settings.HOUSEHOLD_CLOSE_NOTICE_DAYS if reason == "parent" else settings.HOUSEHOLD_INACTIVE_NOTICE_DAYS
+    with transaction.atomic():
+        if not Household.objects.filter(pk=household.pk, closed_at__isnull=True).update(
+                closed_at=now, close_reason=reason, erase_after=now + timedelta(days=days)):
+            raise ApplicationError("This household is closed already.", code="closed")
+        household.refresh_from_db()
+        audit(actor=actor, action="household.close", household=household, reason=reason,
+              erase_after=household.erase_after.isoformat())
+        _close_notice(household)
+    return household
+
+
+def household_reopen(*, actor, household: Household) -> Household:
+    with transaction.atomic():
+        if not Household.objects.filter(pk=household.pk, closed_at__isnull=False).update(
+                closed_at=None, close_reason="", erase_after=None):
+            raise ApplicationError("This household is open.", code="open")
+        audit(actor=actor, action="household.reopen", household=household)
+    household.refresh_from_db()
+    return household
+
+
+def last_active(household: Household) -> datetime:
+    """The latest of: created, a parent's login, a toy seen."""
+    moments = [household.created_at]
+    moments += [d for d in household.memberships.values_list("user__last_login", flat=True) if d]
+    moments += [d for d in household.devices.values_list("last_seen_at", flat=True) if d]
+    return max(moments)
+
+
+def _receipt_mail(erasure: Erasure) -> None:
+    users = get_user_model().objects.filter(pk__in=erasure.member_ids).exclude(email="")
+    body = (f"Everything of the household \"{erasure.household_name}\" is erased and checked: reference "
+            f"{erasure.reference}, completed {erasure.completed_at:%Y-%m-%d %H:%M} UTC.\n\n"
+            + "\n".join(f"- {label}: {count}" for label, count in receipt_rows(erasure.receipt))
+            + f"\n\nThe receipt stays here: {_base_url()}"
+            + reverse("privacy:erasure_detail", args=[erasure.reference]) + "\n")
+    send_mail(f"Erased: {erasure.reference}", body, None, [u.email for u in users])
+    Erasure.objects.filter(pk=erasure.pk).update(receipt={**erasure.receipt, "emailed_at": timezone.now().isoformat()})
+
+
+def households_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Daily (beat): close households inactive past ``HOUSEHOLD_INACTIVE_DAYS`` (notice and
+    final export link), reopen an inactive-closed one a parent came back to, erase those
+    whose notice ran out (the one erase path, scope household), and mail each receipt."""
+    now = now or timezone.now()
+    done = {"closed": 0, "reopened": 0, "erased": 0, "receipts": 0}
+    idle = now - timedelta(days=settings.HOUSEHOLD_INACTIVE_DAYS)
+    for household in Household.objects.filter(closed_at__isnull=True, created_at__lt=idle):
+        if last_active(household) < idle:
+            household_close(actor=None, household=household, reason="inactive", now=now)
+            done["closed"] += 1
+    for household in Household.objects.filter(close_reason="inactive", erase_after__gt=now):
+        if last_active(household) > household.closed_at:
+            household_reopen(actor=None, household=household)
+            done["reopened"] += 1
+    for household in Household.objects.filter(erase_after__lte=now):
+        started = Erasure.objects.filter(household=household, scope=Erasure.Scope.HOUSEHOLD, state__in=OPEN).first()
+        started = started or erasure_start(scope=Erasure.Scope.HOUSEHOLD, origin=f"closed_{household.close_reason}",
+                                           household=household, enqueue=False)
+        if erasure_run(started.pk).state == Erasure.State.DONE:
+            done["erased"] += 1
+    for erasure in Erasure.objects.filter(scope=Erasure.Scope.HOUSEHOLD, state=Erasure.State.DONE,
+                                          origin__startswith="closed_").exclude(receipt__has_key="emailed_at"):
+        _receipt_mail(erasure)
+        done["receipts"] += 1
+    return done
+
+
+def household_set_retention(*, actor, household: Household, months: int | None) -> Household:
+    allowed = {value for value, _ in Household._meta.get_field("retention_months").choices}
+    if months not in allowed:
+        raise ApplicationError("Choose 3, 6, 12 or 18 months, or until you delete them.", field="months")
+    with transaction.atomic():
+        Household.objects.filter(pk=household.pk).update(retention_months=months)
+        audit(actor=actor, action="household.retention", household=household, months=months)
+    household.refresh_from_db()
+    return household

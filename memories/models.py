@@ -186,6 +186,7 @@ class Erasure(QueueRow):
         HOUSEHOLD = "household", "A whole household"
         ACCOUNT = "account", "A parent's account"
         NAMESPACE = "namespace", "A memory space without a child (playground, unlinked toy)"
+        SELECTED = "selected", "Chosen memories of one child (retention)"
 
     class State(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -210,6 +211,7 @@ class Erasure(QueueRow):
     # Members who may read the receipt after their household is gone.
     member_ids = models.JSONField(default=list, blank=True)
     namespaces = models.JSONField(default=list, blank=True)
+    memory_ids = models.JSONField(default=list, blank=True)  # scope "selected": exactly these
     progress = models.JSONField(default=dict, blank=True)  # ids and counts while running
     receipt = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)

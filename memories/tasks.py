@@ -134,3 +134,20 @@ def toy_memories_adopt(device_id: int, child_id: int, actor_id: int | None) -> i
     from memories import adoption
 
     return adoption.adopt_run(device_id, child_id, actor_id)
+
+
+@shared_task
+def retention_sweep() -> int:
+    """Daily: learned memories older than each household's retention period, erased
+    through the one erase path (verified, receipts, activity log). A re-run finds nothing."""
+    from memories import lifecycle
+
+    return len(lifecycle.retention_run())
+
+
+@shared_task
+def households_sweep() -> dict:
+    """Daily: inactive households closed with notice; closed ones erased when due; receipts mailed."""
+    from memories import lifecycle
+
+    return lifecycle.households_sweep()

@@ -207,6 +207,8 @@ CELERY_BEAT_SCHEDULE = {
     "push-birthdays": {"task": "memories.tasks.profiles_push_age_changes", "schedule": timedelta(hours=24)},
     "expire-exports": {"task": "memories.tasks.exports_expire", "schedule": timedelta(hours=1)},
     "categorise-memories": {"task": "memories.tasks.memories_categorise_sweep", "schedule": timedelta(hours=24)},
+    "retention": {"task": "memories.tasks.retention_sweep", "schedule": timedelta(hours=24)},
+    "households-lifecycle": {"task": "memories.tasks.households_sweep", "schedule": timedelta(hours=24)},
 }
 
 # Mem0
@@ -222,6 +224,14 @@ LLM_API_KEY = env("LLM_API_KEY")
 LLM_MODEL = env("LLM_MODEL", "gpt-4o-mini")
 
 # Product rules
+# A family's lifecycle (memories.lifecycle): notice before a closed household is erased,
+# inactivity that closes one, where links in emails point, the LLM provider's name in the
+# consent notice.
+HOUSEHOLD_CLOSE_NOTICE_DAYS = env_int("HOUSEHOLD_CLOSE_NOTICE_DAYS", 14)
+HOUSEHOLD_INACTIVE_DAYS = env_int("HOUSEHOLD_INACTIVE_DAYS", 730)
+HOUSEHOLD_INACTIVE_NOTICE_DAYS = env_int("HOUSEHOLD_INACTIVE_NOTICE_DAYS", 30)
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+LLM_PROVIDER_NAME = env("LLM_PROVIDER_NAME", "the LLM provider configured by the operator (OpenAI-compatible)")
 DELETION_DUE_DAYS = env_int("DELETION_DUE_DAYS", 30)
 EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24)
 EXPORT_DIR = Path(env("EXPORT_DIR", str(VAR_DIR / "exports")))

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("memories.urls")),
     path("", include("memories.consent_urls")),
     path("toys/", include("memories.toy_urls")),
+    path("household/keeping/", include("memories.lifecycle_urls")),
     path("support/", include("memories.support_urls")),
 ]
 

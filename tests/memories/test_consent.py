@@ -32,6 +32,11 @@ def newcomer(family):
     return child, device
 
 
+def off(device, learning=False):
+    """The one place's answer, uncached (a process caches it until a committed change)."""
+    return conversations._off_reason(device.agent, device.child, learning=learning)
+
+
 def _memory(child, device, text="Anya likes kites"):
     from memories import gateway
 
@@ -69,21 +74,21 @@ def test_the_platform_needs_its_own_named_consent(family, newcomer, settings):
     child, device = newcomer
     consent.consent_record(child=child, purposes=["collection", "llm"], signer_name="Parent A",
                            granted_by=family.parent_a, method="signed_form", verified_by=family.support)
-    assert conversations.memory_off_reason(device) == ""
-    settings.MEM0_API_KEY = "m0-test"  # the portal now runs on the Mem0 Platform
+    assert off(device) == ""
+    settings.MEM0_API_KEY = "m0-test"  # the portal now runs on the Mem0 Platform (a restart)
     assert "mem0_platform" in consent.offered_purposes()
-    assert conversations.memory_off_reason(device) == "no_platform_consent"
+    assert off(device) == "no_platform_consent"
 
 
 def test_a_new_notice_version_asks_again(family, toy, monkeypatch, login):
-    assert conversations.memory_off_reason(family.device_a) == ""
-    monkeypatch.setattr(consent, "NOTICE_VERSION", "2099-01")
-    assert conversations.memory_off_reason(family.device_a) == "no_consent"
+    assert off(family.device_a) == ""
+    monkeypatch.setattr(consent, "NOTICE_VERSION", "2099-01")  # a new notice (a deploy)
+    assert off(family.device_a) == "no_consent"
     page = login(family.parent_a).get(f"/children/{family.child_a.pk}/consent/")
     assert "Notice changed: asked again" in page.content.decode()
     consent.consent_record(child=family.child_a, purposes=["collection", "llm"], signer_name="Parent A",
                            granted_by=family.parent_a, method="signed_form", verified_by=family.support)
-    assert conversations.memory_off_reason(family.device_a) == ""
+    assert off(family.device_a) == ""
     live = Consent.objects.filter(child=family.child_a, withdrawn_at__isnull=True)
     assert {c.notice_version for c in live} == {"2099-01"}
     assert Consent.objects.filter(child=family.child_a, withdrawal="superseded").count() == 2
@@ -105,7 +110,7 @@ def test_signed_form_end_to_end(family, newcomer, login, client):
     parent.post(response.url, {"form": SimpleUploadedFile("signed.png", PNG, "image/png")})
     verification.refresh_from_db()
     assert verification.state == "submitted" and len(verification.evidence_sha256) == 64
-    assert conversations.memory_off_reason(device) == "no_consent"  # not before it is checked
+    assert off(device) == "no_consent"  # not before it is checked
 
     support = login(family.support)
     assert verification.reference in support.get("/support/consents/").content.decode()
@@ -118,7 +123,7 @@ def test_signed_form_end_to_end(family, newcomer, login, client):
     records = Consent.objects.filter(child=child, withdrawn_at__isnull=True)
     assert {(r.purpose, r.notice_version, r.method, r.verified_by_id, r.signer_name) for r in records} == {
         (p, consent.NOTICE_VERSION, "signed_form", family.support.pk, "Priya Sharma") for p in ("collection", "llm")}
-    assert conversations.memory_off_reason(device, learning=True) == ""
+    assert off(device, learning=True) == ""
 
 
 def test_withdraw_keep_paused_stops_memory_at_once_and_keeps_memories(family, toy, gw, login):
