@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import APIKeyHeader, HttpBearer
 
+from devices import lookups
 from devices.models import Device, DeviceToken
 from portal.audit import audit
 from portal.errors import ApplicationError
@@ -51,10 +52,13 @@ def token_revoke(*, actor, token: DeviceToken) -> DeviceToken:
 
 
 def token_lookup(raw: str | None) -> DeviceToken | None:
-    """The live token behind a raw value, or None; marks it used (at most once a minute)."""
+    """The live token behind a raw value, or None; marks it used (at most once a minute).
+    Cached in the process until a token, toy, child, agent or consent changes (``lookups``)."""
     if not raw or len(raw) > MAX_TOKEN_LENGTH:
         return None
-    token = DeviceToken.objects.filter(token_hash=DeviceToken.hash(raw), revoked_at__isnull=True).first()
+    digest = DeviceToken.hash(raw)
+    token = lookups.cached(("token", digest), lambda: DeviceToken.objects.select_related("device").filter(
+        token_hash=digest, revoked_at__isnull=True).first())
     if token is None:
         return None
     now = timezone.now()

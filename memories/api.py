@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Header, Query, Router, Status
 
-from devices import toys
+from devices import lookups, toys
 from devices.models import Agent, Device, normalize_mac
 from devices.profile import profile_text
 from devices.tokens import DEVICE_AUTH
@@ -44,7 +44,9 @@ def device_for_token(request: HttpRequest, mac: str, *, bound: bool = True) -> D
     """The device behind a MAC, if the token covers it; bound to a child unless ``bound=False``."""
     if not re.fullmatch(MAC_PATTERN, mac):  # exactly what the OpenAPI document promises
         raise ApplicationError(MAC_HELP, field="mac", code="invalid_mac")
-    device = Device.objects.select_related("agent", "child").filter(mac=normalize_mac(mac)).first()
+    normalized = normalize_mac(mac)
+    device = lookups.cached(("device", normalized), lambda: Device.objects.select_related("agent", "child")
+                            .filter(mac=normalized).first())
     if device is None or not request.auth.covers(device):
         raise DeviceNotFound("No device with this MAC address.", "unknown_device")
     if bound and device.child is None:

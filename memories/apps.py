@@ -10,8 +10,8 @@ class MemoriesConfig(AppConfig):
 
         from portal import health
 
-        signals.worker_process_init.connect(_warm_up, weak=False, dispatch_uid="memories-warm-up-init")
-        signals.worker_ready.connect(_warm_up, weak=False, dispatch_uid="memories-warm-up-ready")
+        signals.worker_process_init.connect(warm_up, weak=False, dispatch_uid="memories-warm-up-init")
+        signals.worker_ready.connect(warm_up, weak=False, dispatch_uid="memories-warm-up-ready")
         health.register("mem0", _mem0_status)
         from memories.models import Conversation, Erasure, Job
         from portal import queue
@@ -21,8 +21,9 @@ class MemoriesConfig(AppConfig):
         queue.register(Erasure, "memories.tasks.erasure_run", related=("household", "child"))
 
 
-def _warm_up(**kwargs):
-    """Workers load the embedding model and Mem0's tables before the first task needs them."""
+def warm_up(**kwargs):
+    """Workers (Celery's, and gunicorn's: gunicorn.conf.py) load the query encoder, Mem0 and
+    its tables before the first task or request needs them."""
     from memories import gateway
 
     try:

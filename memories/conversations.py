@@ -8,14 +8,17 @@ a missing LLM configuration is said plainly in ``last_error``."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import threading
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from devices import lookups
 from devices.consent import consent_missing
 from devices.models import ChildProfile, Device
 from memories import gateway
@@ -40,8 +43,9 @@ SEEN_EVERY = timedelta(seconds=30)  # write device.last_seen_at at most this oft
 
 def memory_off_reason(device: Device, *, learning: bool = False) -> str:
     """Why nothing may be served (or, ``learning``, learned) for the device now ("" when
-    memory is on)."""
-    return _off_reason(device.agent, device.child, learning=learning)
+    memory is on). Kept in the process until a toy, child, agent or consent changes."""
+    return lookups.cached(("off_reason", device.pk, device.agent_id, device.child_id, learning),
+                          lambda: _off_reason(device.agent, device.child, learning=learning))
 
 
 def _off_reason(agent, child, *, learning: bool = False) -> str:
@@ -102,21 +106,114 @@ def context_block(records: list[MemoryRecord]) -> str:
 
 
 def usage_record(device: Device, namespace: str, memory_ids: list[str]) -> None:
-    """Count each served memory once more (and when), for every id in one statement."""
+    """Count each served memory once more (and when). In a web server process the counts
+    wait in the process (``usage_start``) and are written in batches off the request path;
+    elsewhere (tests, commands) they are written now, in one statement."""
     ids = sorted(set(memory_ids))
-    if not ids:
+    if not ids or device.child_id is None:
+        return
+    now = timezone.now()
+    epoch = device.child.memory_epoch
+    rows = {(memory_id, device.pk): [namespace, device.child_id, epoch, 1, now] for memory_id in ids}
+    if _usage.running:
+        _usage.add(rows)
+    else:
+        _usage_write(rows)
+
+
+def _usage_write(rows: dict) -> None:
+    """Add the counts in one statement. A count of a child whose memories were erased since
+    it was served (the epoch moved: ``erasure_start``) is not written, so an erasure's
+    verified zero stays zero; the child's row is share-locked meanwhile, so an erasure
+    starting now waits for this statement."""
+    if not rows:
         return
     table = MemoryUsage._meta.db_table
-    now = timezone.now()
-    rows = ", ".join(["(%s, %s, %s, 1, %s)"] * len(ids))
-    params = [value for memory_id in ids for value in (memory_id, namespace, device.pk, now)]
+    columns = list(zip(*[(m, v[0], d, v[1], v[2], v[3], v[4]) for (m, d), v in rows.items()], strict=True))
     with connection.cursor() as cur:
         cur.execute(
-            f'INSERT INTO "{table}" (memory_id, namespace, device_id, count, last_used_at) VALUES {rows} '
-            f'ON CONFLICT (memory_id, device_id) DO UPDATE SET count = "{table}".count + 1, '
-            "last_used_at = EXCLUDED.last_used_at",
-            params,
+            f'INSERT INTO "{table}" AS u (memory_id, namespace, device_id, count, last_used_at) '
+            "SELECT r.memory_id, r.namespace, r.device_id, r.count, r.at FROM unnest("
+            "%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::timestamptz[]) "
+            "AS r(memory_id, namespace, device_id, child_id, epoch, count, at) "
+            f'JOIN "{ChildProfile._meta.db_table}" c ON c.id = r.child_id AND c.memory_epoch = r.epoch '
+            f'JOIN "{Device._meta.db_table}" d ON d.id = r.device_id '
+            "ORDER BY r.memory_id, r.device_id FOR SHARE OF c "
+            "ON CONFLICT (memory_id, device_id) DO UPDATE SET count = u.count + EXCLUDED.count, "
+            "last_used_at = greatest(u.last_used_at, EXCLUDED.last_used_at)",
+            [list(c) for c in columns],
         )
+
+
+class _UsageBuffer:
+    """Counts waiting in the process; a thread writes them every ``interval`` seconds (and
+    at exit). A write that fails keeps them for the next round: none is lost while the
+    process lives."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rows: dict = {}
+        self.running = False
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def add(self, rows: dict) -> None:
+        with self.lock:
+            for key, (namespace, child_id, epoch, count, at) in rows.items():
+                held = self.rows.get(key)
+                if held is None or held[2] != epoch:
+                    self.rows[key] = [namespace, child_id, epoch, count, at]
+                else:
+                    held[3] += count
+                    held[4] = max(held[4], at)
+
+    def flush(self) -> int:
+        with self.lock:
+            rows, self.rows = self.rows, {}
+        try:
+            _usage_write(rows)
+        except Exception:
+            log.warning("usage counts not written yet; kept for the next round", exc_info=True)
+            connection.close()
+            self.add(rows)
+            return 0
+        return sum(v[3] for v in rows.values())
+
+    def loop(self, interval: float) -> None:
+        while not self.stop.wait(interval):
+            self.flush()
+        self.flush()
+        connection.close()
+
+
+_usage = _UsageBuffer()
+
+
+def usage_start(interval: float = 1.0) -> None:
+    """Batch usage counts in this process (the web server's workers: ``gunicorn.conf.py``)."""
+    if _usage.running:
+        return
+    _usage.stop.clear()
+    _usage.thread = threading.Thread(target=_usage.loop, args=(interval,), name="usage-counts", daemon=True)
+    _usage.running = True
+    _usage.thread.start()
+    atexit.register(usage_stop)
+
+
+def usage_stop() -> None:
+    """Write what is waiting and stop batching (a worker's exit)."""
+    if not _usage.running:
+        return
+    _usage.running = False
+    _usage.stop.set()
+    if _usage.thread is not None:
+        _usage.thread.join(30)
+    _usage.flush()
+
+
+def usage_flush() -> int:
+    """Write the waiting counts now; how many were written."""
+    return _usage.flush()
 
 
 # -- conversations ----------------------------------------------------------------------

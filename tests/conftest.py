@@ -46,6 +46,27 @@ def _mem0_on_test_database(django_db_setup, django_db_blocker):
     gateway_module.reset_for_tests(None)
 
 
+@pytest.fixture(autouse=True)
+def _lookups_follow_the_test(request):
+    """The toy routes' lookup cache (devices.lookups) starts empty, and in a test that runs
+    inside a transaction the version triggers fire at once instead of at a commit that never
+    comes."""
+    from devices import lookups
+
+    lookups.clear()
+    marker = request.node.get_closest_marker("django_db")
+    in_transaction = ("db" in request.fixturenames or marker is not None) and not (
+        "transactional_db" in request.fixturenames or (marker is not None and marker.kwargs.get("transaction")))
+    if in_transaction:
+        from django.db import connection
+
+        request.getfixturevalue("db")
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS lookup_version_write, lookup_version_update IMMEDIATE")
+    yield
+    lookups.clear()
+
+
 @pytest.fixture
 def gw(_mem0_on_test_database, db):
     """The session's local gateway (``db``: so the session has a test database)."""
