@@ -31,6 +31,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from devices.guards import erase_allowed
 from devices.models import ChildProfile, Device, Household, Membership, ProfileSync
@@ -50,26 +51,26 @@ OPEN = (State.PENDING, State.RUNNING, State.FAILED, State.DEAD)  # not erased ye
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read aloud to support
 
 # What the receipt says was verified, in the parent's words.
-STORE_LABELS = {
-    "vectors": "Memories (the toy's searchable memory)",
-    "entities": "Names and things linked to memories",
-    "history": "Earlier versions of memories",
-    "messages": "Raw conversation messages kept by the memory engine",
-    "conversations": "Conversations waiting to be learned from",
-    "feedback": "Your ratings (👍/👎/🚫)",
-    "changes": "Records of who changed what",
-    "usage": "Counts of when the toy used a memory",
-    "exports": "Export files",
-    "profile_syncs": "Queued profile updates",
+STORE_LABELS = {  # what a receipt says, in the parent's words
+    "vectors": _("The memories themselves (what the toy searches)"),
+    "entities": _("Names and things linked to memories"),
+    "history": _("Earlier versions of memories"),
+    "messages": _("Words from conversations kept while learning"),
+    "conversations": _("Conversations waiting to be learned from"),
+    "feedback": _("Your ratings (👍/👎/🚫) and their reasons"),
+    "changes": _("Records of who changed what"),
+    "usage": _("Records of when the toy used a memory"),
+    "exports": _("Downloaded copies (export files)"),
+    "profile_syncs": _("Profile updates waiting to reach the toy"),
 }
 OUR_STORES = ("conversations", "feedback", "changes", "usage", "exports", "profile_syncs")
 # What else went with the scope (not stores: the rows themselves).
 OWNER_LABELS = {
-    "children": "Child profiles",
-    "toys": "Registered toys",
-    "toys_unlinked": "Toys unlinked (still registered)",
-    "members": "Household memberships",
-    "memberships": "Memberships of the account",
+    "children": _("Child profiles"),
+    "toys": _("Registered toys"),
+    "toys_unlinked": _("Toys unlinked (still registered)"),
+    "members": _("Household memberships"),
+    "memberships": _("Memberships of the account"),
 }
 
 
@@ -183,6 +184,13 @@ def _known_ids(namespaces: list[str]) -> set[str]:
     return ids
 
 
+def _households(plan: _Plan, erasure: Erasure) -> set[int]:
+    """The households whose whole-household downloads hold the erased children's words."""
+    ids = {c.household_id for c in plan.children} | set(
+        ChildProfile.objects.filter(pk__in=plan.child_ids).values_list("household_id", flat=True))
+    return ids | ({erasure.household_id} if erasure.household_id else set())
+
+
 def _our_rows(plan: _Plan, erasure: Erasure) -> dict:
     """Our own tables' rows about the erased memories, by store."""
     ns, kids = plan.namespaces, plan.child_ids
@@ -191,7 +199,8 @@ def _our_rows(plan: _Plan, erasure: Erasure) -> dict:
         "feedback": MemoryFeedback.objects.filter(Q(namespace__in=ns) | Q(child_id__in=kids)),
         "changes": MemoryChange.objects.filter(namespace__in=ns),
         "usage": MemoryUsage.objects.filter(namespace__in=ns),
-        "exports": Job.objects.filter(child_id__in=kids, kind__in=(Job.Kind.EXPORT_JSON, Job.Kind.EXPORT_CSV)),
+        "exports": Job.objects.filter(Q(child_id__in=kids, kind__in=(Job.Kind.EXPORT_JSON, Job.Kind.EXPORT_CSV))
+                                      | Q(household_id__in=_households(plan, erasure), kind=Job.Kind.EXPORT_HOUSEHOLD)),
     }
     if erasure.scope != Scope.MEMORIES:  # the profile itself goes: so do its queued pushes
         rows["profile_syncs"] = ProfileSync.objects.filter(child_id__in=kids)

@@ -90,6 +90,7 @@ class Job(QueueRow):
         EXPORT_JSON = "export_json", "JSON export"
         EXPORT_CSV = "export_csv", "CSV export"
         DELETE_MEMORIES = "delete_memories", "Delete memories"
+        EXPORT_HOUSEHOLD = "export_household", "Everything the household holds (JSON)"
 
     class State(models.TextChoices):
         PENDING = "pending", "Queued"

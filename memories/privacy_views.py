@@ -6,13 +6,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import selectors
 from devices.models import ChildProfile
-from memories import deletion, erasure
-from memories.models import DeletionRequest
+from memories import deletion, erasure, services
+from memories import selectors as memory_selectors
+from memories.models import DeletionRequest, Job
 from portal.access import parent_required
+from portal.dates import day
 from portal.errors import ApplicationError
 from portal.forms import apply_error
 
@@ -44,7 +46,7 @@ def deletion_new(request):
             apply_error(form, exc)
         else:
             messages.success(request, f"Request #{req.pk} received. Support will confirm it is you, then delete "
-                                      f"everything by {req.due_at:%Y-%m-%d}.")
+                                      f"everything by {day(req.due_at)}.")
             return redirect("privacy:deletion_detail", request_id=req.pk)
     return render(request, "memories/privacy_deletion_form.html",
                   {"form": form, "household": household, "due_days": settings.DELETION_DUE_DAYS})
@@ -72,7 +74,18 @@ def overview(request):
         "household": selectors.households_for(request.user).first(),
         "requests": deletion.requests_for(request.user).order_by("-received_at"),
         "erasures": erasure.erasures_for(request.user),
+        "exports": memory_selectors.jobs_for(request.user).filter(kind=Job.Kind.EXPORT_HOUSEHOLD)[:5],
+        "ttl": settings.EXPORT_TTL_HOURS,
     })
+
+
+@require_POST
+@parent_required
+def household_export(request):
+    """One download of everything the household holds, prepared by a job (its page shows
+    the progress and the download link)."""
+    job = services.household_export_start(actor=request.user, household=_household(request.user))
+    return redirect("memories:job", job_id=job.pk)
 
 
 @require_GET

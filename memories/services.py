@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from devices.selectors import child_namespaces
@@ -27,6 +28,7 @@ MAX_REASON = 300
 DELETE_INLINE_MAX = 100  # more ids than this are deleted by a job
 EXPORT_INLINE_MAX = 2000  # more memories than this are exported by a job
 EXPORT_KINDS = (Job.Kind.EXPORT_JSON, Job.Kind.EXPORT_CSV)
+FILE_KINDS = (*EXPORT_KINDS, Job.Kind.EXPORT_HOUSEHOLD)  # jobs that leave a file of memory text
 Rating = MemoryFeedback.Rating
 
 
@@ -197,8 +199,10 @@ def forget_records(*, namespaces: list[str], memory_ids: list[str] | None = None
 
 
 def exports_discard(child) -> None:
-    """Exports of a child hold memory text: a deletion removes them too."""
-    for job in Job.objects.filter(child=child, kind__in=EXPORT_KINDS).exclude(file_path=""):
+    """Exports of a child hold memory text: a deletion removes them too (and the household's
+    whole-household downloads, which hold the child's too)."""
+    mine = Q(child=child, kind__in=EXPORT_KINDS) | Q(household_id=child.household_id, kind=Job.Kind.EXPORT_HOUSEHOLD)
+    for job in Job.objects.filter(mine).exclude(file_path=""):
         export_file_remove(job)
 
 
@@ -259,14 +263,40 @@ def job_run(job_id: int) -> None:
     job = queue.claim(Job, job_id, related=("child", "created_by"))
     if job is None:
         return
-    if job.child is None:  # nothing left to do it for
+    if job.kind == Job.Kind.EXPORT_HOUSEHOLD:
+        runner = _household_export_run
+    elif job.child is None:  # nothing left to do it for
         queue.done(job)
         return
-    runner = _export_run if job.kind in EXPORT_KINDS else _delete_run
+    else:
+        runner = _export_run if job.kind in EXPORT_KINDS else _delete_run
     try:
         runner(job)
     except Exception as exc:
         queue.fail(job, exc)
+
+
+def household_export_start(*, actor, household) -> Job:
+    """Everything the household holds, as one JSON file (GDPR access and portability),
+    prepared by a job; the download works for the household's members until it expires."""
+    from memories import tasks
+
+    with transaction.atomic():
+        job = Job.objects.create(kind=Job.Kind.EXPORT_HOUSEHOLD, household=household, created_by=actor)
+        audit(actor=actor, action="export.start", household=household, job_id=job.pk, kind=job.kind)
+        tasks.job_run.delay_on_commit(job.pk)
+    return job
+
+
+def _household_export_run(job: Job) -> None:
+    from memories import exports
+
+    namespaces = [c.namespace for c in job.household.children.all()]
+    total = gateway.get().count(namespaces) if namespaces else 0
+    _progress(job, total=total, done=0)
+    name = exports.write_household_file(job.household, on_progress=lambda n: _progress(job, done=n))
+    queue.done(job, file_path=name, expires_at=export_expires_at(), done=total)
+    audit(actor=job.created_by, action="export.household", household=job.household, count=total, job_id=job.pk)
 
 
 def _progress(job: Job, **values) -> None:
@@ -324,7 +354,7 @@ def _erase_run(job: Job) -> int:
 
 def exports_expire() -> int:
     """Remove expired export files (and stray ones a crashed worker left)."""
-    expired = list(Job.objects.filter(kind__in=EXPORT_KINDS, expires_at__lt=timezone.now())
+    expired = list(Job.objects.filter(kind__in=FILE_KINDS, expires_at__lt=timezone.now())
                    .exclude(state=Job.State.EXPIRED))
     for job in expired:
         export_file_remove(job)

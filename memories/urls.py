@@ -1,12 +1,13 @@
 from django.urls import path
 
-from memories import earlier_views, views
+from memories import earlier_views, glance_views, views
 
 app_name = "memories"
 
 memory = "children/<int:child_id>/memories/<str:memory_id>/"
 
 urlpatterns = [
+    path("children/<int:child_id>/knows/", glance_views.child_glance_page, name="glance"),
     path("children/<int:child_id>/memories/", views.memory_list, name="list"),
     path("children/<int:child_id>/memories/add/", views.memory_add, name="add"),
     path("children/<int:child_id>/memories/delete/", views.memories_delete_selected, name="delete_selected"),

@@ -276,10 +276,15 @@ def job_download(request, job_id):
     usable = job.state == Job.State.DONE and job.expires_at and job.expires_at > timezone.now()
     if not usable or not exports.export_file_exists(job.file_path):
         return render(request, "memories/job_detail.html", {"job": job, "gone": True}, status=410)
-    audit(actor=request.user, action="export.download", child=job.child, count=job.total, job_id=job.pk)
-    fmt = "json" if job.kind == Job.Kind.EXPORT_JSON else "csv"
-    return FileResponse(exports.export_file_open(job.file_path), as_attachment=True,
-                        filename=exports.filename(job.child, fmt), content_type=exports.CONTENT_TYPES[fmt])
+    audit(actor=request.user, action="export.download", household=job.household, child=job.child, count=job.total,
+          job_id=job.pk)
+    if job.kind == Job.Kind.EXPORT_HOUSEHOLD:
+        fmt, name = "json", exports.household_filename(job.household)
+    else:
+        fmt = "json" if job.kind == Job.Kind.EXPORT_JSON else "csv"
+        name = exports.filename(job.child, fmt)
+    return FileResponse(exports.export_file_open(job.file_path), as_attachment=True, filename=name,
+                        content_type=exports.CONTENT_TYPES[fmt])
 
 
 @require_GET

@@ -23,3 +23,32 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_role} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        """What happened, in the parent's words (``portal.audit.ACTION_LABELS``)."""
+        from portal.audit import action_label
+
+        return action_label(self.action)
+
+    @property
+    def actor_label(self) -> str:
+        from portal.audit import actor_label
+
+        return actor_label(self)
+
+
+class Preferences(models.Model):
+    """A person's own settings: the time zone every time is shown in (detected in the browser
+    at the first login, changeable on the account page), the language (blank: the browser's)
+    and the weekly digest email (parents; off until they turn it on)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    time_zone = models.CharField(max_length=64, blank=True)  # an IANA name; blank: not known yet
+    language = models.CharField(max_length=10, blank=True)
+    digest_weekly = models.BooleanField(default=False)
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"

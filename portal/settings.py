@@ -109,9 +109,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.api.BodySizeLimitMiddleware",  # API bodies over API_MAX_BODY_BYTES: 413 before parsing
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the browser's language (Accept-Language, the switch's cookie)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.preferences.PreferencesMiddleware",  # the person's saved time zone and language
     "portal.middleware.LoginRedirectMiddleware",  # htmx: HX-Redirect to login; next = the page
     "portal.middleware.ErrorPagesMiddleware",  # DEBUG: styled 404/500 for non-staff too
     "portal.middleware.NoStoreMiddleware",  # session pages and API answers: Cache-Control no-store
@@ -137,6 +139,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.roles",
             ],
+            # In every template without {% load %}: translation tags, and one date format
+            # in the viewer's zone (portal.dates: {{ moment|when }}, {{ day|day }}).
+            "builtins": ["django.templatetags.i18n", "portal.templatetags.dates"],
         },
     }
 ]
@@ -174,7 +179,15 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 CSRF_FAILURE_VIEW = "portal.error_views.csrf_failure"  # a page that recovers, never the debug page
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Parent pages and emails in English, Hindi and Simplified Chinese (locale/, compiled by
+# `make install`); chosen from the browser, changeable with the switch under every page.
+LANGUAGES = [("en", "English"), ("hi", "हिन्दी"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language (portal/formats/), used through portal.dates everywhere.
+FORMAT_MODULE_PATH = ["portal.formats"]
+# Pages are shown in each person's zone (portal.preferences); this is the default and the
+# zone of the database's and the logs' times.
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
