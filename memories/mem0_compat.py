@@ -24,6 +24,8 @@ counts and outcome; never text)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from datetime import datetime
@@ -42,7 +44,7 @@ from memories.erasure import child_is_erasing
 from memories.gateway import ListFilter, MemoryRecord
 from memories.gateway.records import aware
 from memories.models import Conversation, MemoryFeedback
-from memories.schemas import MAC_HELP, MAC_PATTERN, MAX_CONTENT, MAX_KEY, MAX_MESSAGES, ErrorOut
+from memories.schemas import MAC_HELP, MAC_PATTERN, MAX_CONTENT, MAX_MESSAGES, ErrorOut
 from portal.audit import audit
 from portal.errors import ApplicationError
 
@@ -50,6 +52,7 @@ PREFIX = "/mem0/"  # where portal.api mounts this router
 ORG_ID, PROJECT_ID = "memory-portal", "toys"  # what ping answers (1.0 clients send them back; ignored)
 MAX_RESULTS = 50  # top_k / limit above this are served this many
 MAX_PAGE_SIZE = 100
+RECENT = 50  # a toy's conversations an add may continue
 SERVED = ListFilter(exclude_blocked=True)
 QUEUED = "Memory processing has been queued for background execution"
 NOT_REMEMBERED = {
@@ -58,6 +61,10 @@ NOT_REMEMBERED = {
     "erasing": "the child's memories are being erased",
     "erased": "the child's memories were erased meanwhile",
     "empty": "there was nothing to learn from",
+    "closed": "the family's account is closed",
+    "no_consent": "a parent has not given consent",
+    "no_platform_consent": "a parent has not agreed to the memory service",
+    "no_llm_consent": "a parent has not agreed to learning from conversations",
 }
 EVENT_STATUS = {"pending": "PENDING", "failed": "PENDING", "running": "RUNNING", "done": "SUCCEEDED",
                 "dropped": "SUCCEEDED", "dead": "FAILED"}
@@ -328,13 +335,37 @@ def _outcome(conversation: Conversation) -> tuple[str, str]:
     return EVENT_STATUS.get(conversation.state, "PENDING"), QUEUED
 
 
+def _sent_keys(messages: list[dict]) -> list[str]:
+    """A key for each prefix of what the toy sent (a hash chain: one pass over the text)."""
+    keys, digest = [], b""
+    for message in messages:
+        digest = hashlib.sha256(digest + json.dumps(message, ensure_ascii=False, sort_keys=True).encode()).digest()
+        keys.append("mem0:" + digest.hex())
+    return keys
+
+
+def accept(device: Device, messages: list[dict]) -> Conversation:
+    """The session as a conversation (``conversations.conversation_accept``), learned once:
+    pipecat sends the whole conversation so far on every turn, and a server may send a
+    session twice. What was sent before is the same conversation again; what continues one of
+    the toy's last conversations becomes a conversation of the new turns only."""
+    keys = _sent_keys(messages)
+    key = keys[-1] if keys else ""
+    if key and (same := Conversation.objects.filter(device=device, idempotency_key=key).first()):
+        return same
+    recent = set(Conversation.objects.filter(device=device, idempotency_key__startswith="mem0:")
+                 .order_by("-pk").values_list("idempotency_key", flat=True)[:RECENT])
+    sent_before = next((n for n in range(len(keys) - 1, 0, -1) if keys[n - 1] in recent), 0)
+    conversation, _ = conversations.conversation_accept(device=device, messages=messages[sent_before:],
+                                                        idempotency_key=key)
+    return conversation
+
+
 def _add(request, payload: AddIn) -> dict:
     with Trail(request, "add") as trail:
         trail.device, _ = _toy(request, _named(payload.user_id, payload.filters))
         messages = messages_from(payload.messages)
-        key = (request.headers.get("Idempotency-Key") or "").strip()[:MAX_KEY]
-        conversation, _ = conversations.conversation_accept(device=trail.device, messages=messages,
-                                                            idempotency_key=key)
+        conversation = accept(trail.device, messages)
         conversations.device_seen(trail.device)
         trail.count, trail.reason = len(messages), conversation.drop_reason
         trail.detail["conversation_id"] = conversation.pk
@@ -409,7 +440,7 @@ def _search(request, payload: SearchIn) -> dict:
         if payload.query.strip():
             records = gw.search([namespace], payload.query, limit=limit, flt=SERVED)
         else:
-            records = gw.list([namespace], limit=limit, flt=SERVED).items
+            records = gw.list([namespace], limit=limit, flt=SERVED, total=False).items
         if payload.threshold:
             records = [r for r in records if r.score is None or r.score >= payload.threshold]
         records = _served(device, records)

@@ -262,6 +262,15 @@ def test_a_long_session_is_trimmed_to_its_last_messages_not_refused(family, toy)
     assert too_big.status_code == 413
 
 
+def test_a_session_sent_again_or_continued_is_learned_once(family, toy):
+    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(6)]
+    events = [post(toy, "v3/memories/add/", {"messages": turns[:n], "user_id": family.device_a.mac}).json()["event_id"]
+              for n in (2, 4, 6)]  # pipecat: the whole conversation so far, on every turn
+    again = post(toy, "v3/memories/add/", {"messages": turns, "user_id": family.device_a.mac}).json()
+    assert again["event_id"] == events[-1] and len(set(events)) == 3
+    assert [c.messages for c in Conversation.objects.order_by("pk")] == [turns[0:2], turns[2:4], turns[4:6]]
+
+
 def test_messages_in_every_shape_memory_client_sends(family, toy):
     for messages in ("I like trains", {"role": "user", "content": "I like boats"},
                      [{"role": "user", "content": [{"type": "text", "text": "I like planes"}]}]):
