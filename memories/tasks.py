@@ -151,3 +151,20 @@ def households_sweep() -> dict:
     from memories import lifecycle
 
     return lifecycle.households_sweep()
+
+
+@shared_task
+def digests_send_due() -> int:
+    """Hourly: each parent who turned the weekly digest on gets it on Monday from 08:00 in
+    their own time zone (one task each)."""
+    from memories import digest
+
+    return digest.digests_send_due()
+
+
+@shared_task
+def digest_send(user_id: int) -> bool:
+    """One parent's weekly digest; claimed first, so it is sent at most once a week."""
+    from memories import digest
+
+    return digest.digest_send(user_id)

@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import preferences
@@ -85,3 +86,18 @@ def _set_language(response, language: str | None) -> None:
                             secure=settings.SESSION_COOKIE_SECURE)
     else:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+
+
+@csrf_exempt  # a signed link, no session: mail programs' one-click unsubscribe (RFC 8058) POSTs here
+@require_http_methods(["GET", "POST"])
+@public
+def digest_unsubscribe(request, token):
+    """The link in every digest: GET asks (a mail scanner opening links stops nothing), POST
+    stops the digest, without logging in."""
+    if request.method == "GET":
+        valid = preferences.digest_unsubscribe_check(token)
+        return render(request, "portal/digest_unsubscribe.html", {"token": token, "valid": valid},
+                      status=200 if valid else 400)
+    done = preferences.digest_unsubscribe(token) is not None
+    return render(request, "portal/digest_unsubscribe.html", {"done": done, "valid": done},
+                  status=200 if done else 400)

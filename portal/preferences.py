@@ -9,12 +9,14 @@ import functools
 import zoneinfo
 
 from django.conf import settings
+from django.core import signing
 from django.utils import timezone, translation
 
 from portal.models import Preferences
 
 TZ_COOKIE = "tz"
 SESSION_KEY = "portal_prefs"
+UNSUBSCRIBE_SALT = "portal.digest.unsubscribe"
 
 
 @functools.cache
@@ -104,3 +106,32 @@ class PreferencesMiddleware:
             request.LANGUAGE_CODE = language
         with timezone.override(zone):  # None: settings.TIME_ZONE
             return self.get_response(request)
+
+
+# -- the weekly digest's unsubscribe link: signed, no login, no expiry ----------------------------
+
+def unsubscribe_token(user) -> str:
+    return signing.dumps({"u": user.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def _unsubscribe_user_id(token: str) -> int | None:
+    try:
+        return int(signing.loads(token, salt=UNSUBSCRIBE_SALT)["u"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def digest_unsubscribe_check(token: str) -> bool:
+    return _unsubscribe_user_id(token) is not None
+
+
+def digest_unsubscribe(token: str) -> Preferences | None:
+    """Turn the digest off for the person the link was made for; None for a bad link."""
+    user_id = _unsubscribe_user_id(token)
+    if user_id is None:
+        return None
+    prefs = Preferences.objects.filter(user_id=user_id).first()
+    if prefs is not None and prefs.digest_weekly:
+        prefs.digest_weekly = False
+        prefs.save(update_fields=["digest_weekly", "updated_at"])
+    return prefs

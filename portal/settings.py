@@ -220,6 +220,8 @@ CELERY_BEAT_SCHEDULE = {
     "push-birthdays": {"task": "memories.tasks.profiles_push_age_changes", "schedule": timedelta(hours=24)},
     "expire-exports": {"task": "memories.tasks.exports_expire", "schedule": timedelta(hours=1)},
     "categorise-memories": {"task": "memories.tasks.memories_categorise_sweep", "schedule": timedelta(hours=24)},
+    # Parents who turned it on get it on Monday from 08:00 in their own zone: checked hourly.
+    "weekly-digests": {"task": "memories.tasks.digests_send_due", "schedule": timedelta(hours=1)},
     "retention": {"task": "memories.tasks.retention_sweep", "schedule": timedelta(hours=24)},
     "households-lifecycle": {"task": "memories.tasks.households_sweep", "schedule": timedelta(hours=24)},
 }
