@@ -43,6 +43,48 @@ def role_of(user) -> str | None:
 
 
 
+def has_second_factor(user) -> bool:
+    """A TOTP authenticator (django-allauth's): staff cannot work without one."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+SECOND_FACTOR_SESSION_KEY = "portal_second_factor"
+
+
+def second_factor_ok(request) -> bool:
+    """The staff member has TOTP; remembered in the session once seen (deactivating it
+    forgets: ``forget_second_factor``)."""
+    if request.session.get(SECOND_FACTOR_SESSION_KEY) == request.user.pk:
+        return True
+    if not has_second_factor(request.user):
+        return False
+    request.session[SECOND_FACTOR_SESSION_KEY] = request.user.pk
+    return True
+
+
+def forget_second_factor(view):
+    """Wrap allauth's "deactivate TOTP": staff must set a new one up before working on."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "POST":
+            request.session.pop(SECOND_FACTOR_SESSION_KEY, None)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def second_factor_setup(request):
+    """Staff without a second factor are sent to set up TOTP first (then come back)."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    messages.warning(request, "Staff accounts need a second factor: set up an authenticator app to continue.")
+    return redirect("mfa_activate_totp")
+
+
 def role_required(*roles):
     """Login first (anonymous → login page), then the role (wrong role → 403, audited)."""
 
@@ -50,11 +92,14 @@ def role_required(*roles):
         @login_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if role_of(request.user) not in roles:
+            role = role_of(request.user)
+            if role not in roles:
                 from portal.audit import audit_refusal
 
                 audit_refusal(request, view.__name__)
                 raise PermissionDenied("Your role does not allow this.")
+            if role in STAFF_ROLES and not second_factor_ok(request):
+                return second_factor_setup(request)
             return view(request, *args, **kwargs)
 
         wrapper.portal_roles = roles
@@ -124,6 +169,12 @@ def admin_site_permission(request) -> bool:
     return bool(user.is_active and user.is_staff and role_of(user) == Role.ADMIN)
 
 
+def site_index(site) -> str:
+    from django.urls import reverse
+
+    return reverse(f"{site.name}:index")
+
+
 def restrict_admin_site(site) -> None:
     """Only admins reach the Django admin: a logged-in parent or support agent gets a 403
     (audited) instead of the admin's login form; anonymous visitors still go to login."""
@@ -143,14 +194,21 @@ def restrict_admin_site(site) -> None:
         @wraps(inner)
         def wrapper(request, *args, **kwargs):
             refuse_if_logged_in(request, f"admin:{getattr(view, '__name__', 'view')}")
+            if request.user.is_authenticated and not second_factor_ok(request):
+                return second_factor_setup(request)
             return inner(request, *args, **kwargs)
 
         wrapper.portal_roles = (Role.ADMIN,)
         return wrapper
 
     def login(request, extra_context=None):
+        """Our login (its lockouts, then the second factor), never the admin's own form."""
+        from django.contrib.auth.views import redirect_to_login
+
         refuse_if_logged_in(request, "admin:login")
-        return original_login(request, extra_context)
+        if request.user.is_authenticated:
+            return original_login(request, extra_context)
+        return redirect_to_login(request.GET.get("next") or site_index(site))
 
     site.admin_view = admin_view
     site.login = login

@@ -89,12 +89,27 @@ class RateLimitedLoginView(auth_views.LoginView):
             form = self.form_class(request, initial={"username": username})
             context = self.get_context_data(form=form, locked_message=LOCKED_MESSAGE)
             return self.render_to_response(context, status=429)
-        response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            login_succeeded(username, ip)
-        else:
+        form = self.get_form()
+        if not form.is_valid():
             login_failed(username, ip)
-        return response
+            return self.form_invalid(form)
+        login_succeeded(username, ip)
+        return self.form_valid(form)
+
+    def form_valid(self, form):
+        """The password is right: django-allauth's login stages take over (a parent who
+        signed up and has not verified the address gets the link again; anyone with a
+        second factor is asked for it), then the session starts. Accounts made by staff
+        or by an invitation link have no address record to verify."""
+        from allauth.account.internal.flows.login import record_authentication
+        from allauth.account.models import EmailAddress
+        from allauth.account.utils import perform_login
+
+        user = form.get_user()
+        record_authentication(self.request, user, method="password", email=user.email)
+        verification = None if EmailAddress.objects.filter(user=user).exists() else "none"
+        return perform_login(self.request, user, email_verification=verification,
+                             redirect_url=self.get_success_url(), email=user.email or None)
 
 
 login_view = public(RateLimitedLoginView.as_view())

@@ -103,6 +103,10 @@ INSTALLED_APPS = [
     "portal",
     "devices",
     "memories",
+    # Accounts: sign-up with email verification, rate limits, TOTP for staff (README: "Accounts").
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "portal.preferences.PreferencesMiddleware",  # the person's saved time zone and language
     "portal.middleware.LoginRedirectMiddleware",  # htmx: HX-Redirect to login; next = the page
     "portal.middleware.ErrorPagesMiddleware",  # DEBUG: styled 404/500 for non-staff too
@@ -160,6 +165,27 @@ AUTH_PASSWORD_VALIDATORS = [
 if env("PASSWORD_HASHERS"):  # the test session's fast one (tests/plugin.py); else Django's
     PASSWORD_HASHERS = env_list("PASSWORD_HASHERS", "")
 LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
+                           "allauth.account.auth_backends.AuthenticationBackend"]
+# django-allauth: parents sign up with an email address they verify by a link; the account
+# adapter gives each new parent a household. Logging in stays portal.auth's form (its
+# lockouts), which hands the password-checked user to allauth's login stages (unverified
+# email, then the second factor). Staff must have TOTP (portal.access).
+ACCOUNT_ADAPTER = "devices.accounts.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # the link opens a page with a button: mail scanners confirm nothing
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Memory portal] "
+# allauth defaults otherwise; "login_failed" (10/m per client, 5 per 5 min per account) also
+# limits guesses of the second factor.
+ACCOUNT_RATE_LIMITS = {"signup": "20/h/ip", "confirm_email": "1/3m/key", "reauthenticate": "10/m/user"}
+ACCOUNT_PREVENT_ENUMERATION = True
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Memory portal"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -201,6 +227,14 @@ EMAIL_BACKEND = env(
     "django.core.mail.backends.console.EmailBackend" if EMBEDDED else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "portal@localhost")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+if not EMBEDDED and not DEBUG and EMAIL_BACKEND.endswith((".console.EmailBackend", ".filebased.EmailBackend")):
+    # Verification, reset and invitation emails carry live links: never into a shared log.
+    raise ImproperlyConfigured(f"EMAIL_BACKEND={EMAIL_BACKEND} writes live sign-in links to a log: use SMTP")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
 

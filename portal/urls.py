@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/login/", login_view, name="login"),
     path("accounts/password_reset/", password_reset_view, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("portal.signup_urls")),  # django-allauth: sign-up, email link, TOTP
     path("account/", include("portal.account_urls")),
     path("household/", include("devices.household_urls")),
     path("api/v1/", api.urls),

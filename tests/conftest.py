@@ -8,6 +8,7 @@ import time
 from datetime import date
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth.models import Group, User
 
 from devices import consent, services
@@ -16,6 +17,7 @@ from portal.access import ADMIN_GROUP, SUPPORT_GROUP
 from portal.processes import CeleryWorker
 
 PASSWORD = "correct-horse-battery-9"
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the test staff's authenticator app
 _macs = itertools.count(1)
 
 
@@ -80,7 +82,20 @@ def make_user(email: str, *, group: str | None = None, superuser: bool = False) 
     if superuser:
         user.is_staff = user.is_superuser = True
         user.save()
+    if group or superuser:  # staff work only with a second factor (portal.access)
+        TOTP.activate(user, STAFF_TOTP_SECRET)
     return user
+
+
+def totp_code(secret: str = STAFF_TOTP_SECRET) -> str:
+    """The authenticator app's current code for ``secret``."""
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 
 def grant_consent(child, parent, verifier):

@@ -54,6 +54,12 @@ def log_in(page):
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_load_state()
+        if "/accounts/2fa/authenticate/" in page.url:  # staff: the authenticator app's code
+            from tests.conftest import totp_code
+
+            page.get_by_label("Code").fill(totp_code())
+            page.get_by_role("button", name="Sign In").click()
+            page.wait_for_load_state()
         return page
 
     return _log_in
