@@ -252,5 +252,5 @@ def test_xiaozhi_provider_end_to_end(family, fleet, gw, fake_llm, start_worker, 
         services.child_update(actor=family.parent_a, child=family.child_a, memory_paused=True)
         paused = session()
         assert asyncio.run(paused.query_memory("volcano")) == ""
-        asyncio.run(paused.save_memory(dialogue))
+        asyncio.run(paused.save_memory([*dialogue[:2], SimpleNamespace(role="user", content="I have a new kite")]))
         assert Conversation.objects.filter(device=family.device_a, state="dropped", drop_reason="paused").exists()
