@@ -2,7 +2,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import consent, selectors, services, toys
 from devices.forms import ChildProfileForm, DeviceAssignForm, PairForm, StaffDeviceForm
@@ -48,6 +49,22 @@ def child_detail(request, child_id):
 def child_sync(request, child_id):
     child = selectors.child_for(request.user, child_id)
     return render(request, "devices/child_detail.html#sync", {"child": child, "sync": selectors.sync_state(child)})
+
+
+@require_POST
+@parent_required
+def child_memory_switch(request, child_id):
+    """The visible on/off switch: memory paused (the toys neither learn nor recall) or on."""
+    child = selectors.child_for(request.user, child_id)
+    paused = request.POST.get("memory") == "off"
+    if child.memory_paused != paused:
+        services.child_update(actor=request.user, child=child, memory_paused=paused)
+    messages.success(request, f"Memory is paused for {child.name}: the toys neither learn nor recall anything."
+                     if paused else f"Memory is on again for {child.name}.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
+    return redirect("child_detail", child_id=child.pk)
 
 
 @require_http_methods(["GET", "POST"])

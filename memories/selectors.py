@@ -1,8 +1,10 @@
 """Reads of memories, always through a child the acting user may see."""
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db.models import Max, QuerySet, Sum
 from django.http import Http404
 
@@ -10,7 +12,7 @@ from devices.models import Device
 from devices.selectors import child_namespaces, households_for
 from memories import gateway
 from memories.gateway import PROFILE_KIND, ListFilter, MemoryRecord
-from memories.models import Job, MemoryChange, MemoryFeedback, MemoryUsage
+from memories.models import Conversation, Job, MemoryChange, MemoryFeedback, MemoryUsage
 from portal.models import AuditEvent
 
 PAGE_SIZE = 50
@@ -59,6 +61,17 @@ def memory_for_child(child, memory_id: str) -> MemoryRecord:
 
 
 @dataclass(frozen=True)
+class Session:
+    """Where a learned memory came from: the toy session (toy, when) and, while the
+    conversation still holds its messages, the child's sentence it was most likely
+    learned from."""
+
+    toy: str
+    at: datetime
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
 class MemoryItem:
     """A memory as the parent's page shows it."""
 
@@ -68,6 +81,12 @@ class MemoryItem:
     feedback: MemoryFeedback | None
     uses: int
     last_used_at: datetime | None
+    session: Session | None = None
+
+    @property
+    def closeness(self) -> str:
+        """A search match's closeness in words ("" outside a search)."""
+        return closeness(self.record.score)
 
 
 EVENT_LABELS = {"ADD": "Added", "UPDATE": "Changed", "DELETE": "Deleted", "RATE": "Rated",
@@ -104,18 +123,68 @@ def memory_items(child, records: list[MemoryRecord], category_labels: dict[str, 
         for row in MemoryUsage.objects.filter(memory_id__in=ids, namespace=child.namespace)
         .values("memory_id").annotate(uses=Sum("count"), last=Max("last_used_at"))
     }
+    sessions = _sessions(child, records, devices)
     return [
         MemoryItem(record=r, category_label=_category_label(r, category_labels),
                    device=devices.get(str(r.metadata.get("device_id", "")), ""), feedback=feedback.get(r.id),
-                   uses=usage.get(r.id, {}).get("uses", 0), last_used_at=usage.get(r.id, {}).get("last"))
+                   uses=usage.get(r.id, {}).get("uses", 0), last_used_at=usage.get(r.id, {}).get("last"),
+                   session=sessions.get(r.id))
         for r in records
     ]
 
 
+def _sessions(child, records: list[MemoryRecord], devices: dict[str, str]) -> dict[str, Session]:
+    """The session each learned memory came from (one query), while its row is kept."""
+    wanted = {r.id: str(r.metadata["conversation_id"]) for r in records if r.metadata.get("conversation_id")}
+    if not wanted:
+        return {}
+    rows = {str(c.pk): c for c in Conversation.objects.filter(child=child, pk__in=[
+        int(i) for i in set(wanted.values()) if i.isdigit()]).only("pk", "device_id", "created_at", "messages")}
+    by_record = {r.id: r for r in records}
+    found = {}
+    for memory_id, conversation_id in wanted.items():
+        row = rows.get(conversation_id)
+        if row is not None:
+            found[memory_id] = Session(toy=devices.get(str(row.device_id), "a toy no longer registered"),
+                                       at=row.created_at, sentence=source_sentence(by_record[memory_id].text,
+                                                                                   row.messages))
+    return found
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def source_sentence(memory_text: str, messages: list) -> str:
+    """The child's message sharing the most words with the memory ("" when none does, or
+    the messages were dropped after extraction, as they are today)."""
+    words = {w.casefold() for w in _WORD.findall(memory_text) if len(w) > 2}
+    best, best_shared = "", 0
+    for message in messages or []:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = str(message.get("content", ""))
+        shared = len(words & {w.casefold() for w in _WORD.findall(content)})
+        if shared > best_shared:
+            best, best_shared = content, shared
+    return best[:500]
+
+
 def child_memory_search(child, query: str, *, flt: ListFilter | None = None,
                         limit: int = PAGE_SIZE) -> list[MemoryRecord]:
-    """Semantic search (Mem0's embedding, ranked) inside the child's namespace."""
-    return gateway.get().search(child_namespaces(child), query, limit=limit, flt=flt)
+    """Semantic search (Mem0's embedding, ranked) inside the child's namespace: only the
+    matches at least SEARCH_MIN_SCORE close, best first (none at all is an answer too)."""
+    found = gateway.get().search(child_namespaces(child), query, limit=limit, flt=flt)
+    return [r for r in found if r.score is None or r.score >= settings.SEARCH_MIN_SCORE]
+
+
+# How close a match is, in words (cosine similarity of MiniLM embeddings; see SEARCH_MIN_SCORE).
+CLOSENESS = ((0.55, "Very close match"), (0.40, "Close match"), (0.0, "Loosely related"))
+
+
+def closeness(score: float | None) -> str:
+    if score is None:
+        return ""
+    return next(words for floor, words in CLOSENESS if score >= floor)
 
 
 def memory_timeline(child, record: MemoryRecord) -> list[TimelineEntry]:
@@ -150,6 +219,11 @@ def _claim_change(changes: list, event: str, at: datetime | None):
 def _who(change: MemoryChange) -> str:
     role = change.actor_role or "someone"
     return f"{role} ({change.actor.email})" if change.actor is not None and role == "parent" else role
+
+
+def pending_ids(pending_deletes: list[Job]) -> set[str]:
+    """The ids of memories in a pending delete (a pending "delete everything" has none)."""
+    return {i for job in pending_deletes for i in job.params.get("memory_ids", [])}
 
 
 def jobs_for(user) -> QuerySet[Job]:

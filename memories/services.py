@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from devices.selectors import child_namespaces
 from memories import categories, exports, gateway, selectors
-from memories.gateway import PARENT_KIND, PROFILE_KIND, Mem0Unavailable, MemoryRecord
+from memories.gateway import PARENT_KIND, PROFILE_KIND, ListFilter, Mem0Unavailable, MemoryRecord
 from memories.models import Job, MemoryChange, MemoryFeedback, MemoryUsage
 from portal import queue
 from portal.access import role_of
@@ -128,6 +128,22 @@ def _feedback_save(*, actor, child, record, rating, reason) -> MemoryFeedback | 
     return feedback
 
 
+RATE_MANY_MAX = 200
+
+
+def memories_rate(*, actor, child, memory_ids: list[str], rating: str | None) -> int:
+    """One rating for several memories of the child (a page's selection); each as
+    ``memory_rate`` (checked, recorded, mirrored to Mem0). Returns how many."""
+    ids = list(dict.fromkeys(str(i) for i in memory_ids if i))
+    if not ids:
+        raise ApplicationError("Choose at least one memory.", field="memory_ids")
+    if len(ids) > RATE_MANY_MAX:
+        raise ApplicationError(f"Rate at most {RATE_MANY_MAX} memories at a time.", field="memory_ids")
+    for memory_id in ids:
+        memory_rate(actor=actor, child=child, memory_id=memory_id, rating=rating)
+    return len(ids)
+
+
 def feedback_mirror(*, memory_id: str) -> None:
     """Make Mem0 agree with our record of a rating (metadata, and the Platform's feedback)."""
     feedback = MemoryFeedback.objects.filter(memory_id=memory_id).first()
@@ -152,34 +168,73 @@ def memory_set_category(*, actor, child, memory_id: str, category: str) -> Memor
 
 # -- deleting -------------------------------------------------------------------------
 
-def memories_delete(*, actor, child, memory_ids: list[str]) -> Job | int:
-    """Delete chosen memories of the child: at once when few (returns the count), else as
-    a job (returns it). Every id must be the child's (404 otherwise)."""
+def delete_grace(grace_seconds: int | None = None) -> timedelta:
+    """The undo window of a parent's delete (MEMORY_DELETE_GRACE_SECONDS; 0: none)."""
+    seconds = settings.MEMORY_DELETE_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    return timedelta(seconds=max(0, seconds))
+
+
+def memories_delete(*, actor, child, memory_ids: list[str], grace_seconds: int | None = None) -> Job | int:
+    """Delete chosen memories of the child. With an undo window (the default) a job that
+    runs once the window has passed, unless cancelled (``memories_delete_cancel``); without
+    one, at once when few (returns the count), else a job. Every id must be the child's
+    (404 otherwise); the profile is changed on its own page, never deleted here."""
     ids = list(dict.fromkeys(str(i) for i in memory_ids if i))
     if not ids:
         raise ApplicationError("Choose at least one memory.", field="memory_ids")
-    if len(ids) > DELETE_INLINE_MAX:
+    grace = delete_grace(grace_seconds)
+    records = [selectors.memory_for_child(child, memory_id) for memory_id in ids] \
+        if len(ids) <= DELETE_INLINE_MAX else []
+    if any(r.kind == PROFILE_KIND for r in records):
+        raise ApplicationError("The profile is not deleted here: change it on the profile page.",
+                               field="memory_ids", code="profile")
+    if grace or len(ids) > DELETE_INLINE_MAX:
         return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=len(ids),
-                          params={"memory_ids": ids})
-    namespaces = {selectors.memory_for_child(child, memory_id).namespace for memory_id in ids}
+                          params={"memory_ids": ids}, not_before=timezone.now() + grace)
     deleted = delete_ids(ids)
-    forget_records(namespaces=list(namespaces), memory_ids=ids)
+    forget_records(namespaces=list({r.namespace for r in records}), memory_ids=ids)
     exports_discard(child)
     audit(actor=actor, action="memory.delete", child=child, count=deleted)
     return deleted
 
 
-def memories_delete_all(*, actor, child, confirmation: str) -> Job:
+def memory_ids_matching(child, flt: ListFilter) -> list[str]:
+    """The ids of every memory a filter shows (what "delete everything this filter shows"
+    deletes), the profile excepted."""
+    namespaces = child_namespaces(child)
+    return [r.id for r in gateway.get().iter_all(namespaces, flt=flt) if r.kind != PROFILE_KIND] \
+        if namespaces else []
+
+
+def memories_delete_all(*, actor, child, confirmation: str, grace_seconds: int | None = None) -> Job:
     """Everything the toys remember about the child, after the child's name is typed: the
-    one erase path, followed on a job page. The profile the parent wrote stays."""
+    one erase path (its Erasure is started when the undo window has passed), followed on a
+    job page. The profile the parent wrote stays."""
     if (confirmation or "").strip().casefold() != child.name.strip().casefold():
         raise ApplicationError(f"Type {child.name} to confirm.", field="confirmation")
-    from memories.erasure import erasure_start
+    return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=0, params={"all": True},
+                      not_before=timezone.now() + delete_grace(grace_seconds))
 
+
+def memories_delete_cancel(*, actor, child, job_id: int) -> int:
+    """Undo a delete in its window: the job goes before any worker takes it (the row is
+    locked, so a worker claiming it at the same moment finds nothing; once it runs, it is
+    too late). Returns how many memories were kept."""
     with transaction.atomic():
-        erasure = erasure_start(scope="memories", origin="parent", actor=actor, child=child, enqueue=False)
-        return _job_start(actor=actor, child=child, kind=Job.Kind.DELETE_MEMORIES, total=0,
-                          params={"erasure_id": erasure.pk})
+        job = Job.objects.select_for_update().filter(
+            pk=job_id, child=child, kind=Job.Kind.DELETE_MEMORIES, state=Job.State.PENDING, attempts=0).first()
+        if job is None:
+            raise ApplicationError("Too late to undo: the deletion has started.", code="too_late")
+        kept = job.total
+        job.delete()
+        audit(actor=actor, action="memory.delete_cancel", child=child, count=kept, job_id=job_id)
+    return kept
+
+
+def pending_deletes(child) -> list[Job]:
+    """The child's deletes still in their undo window (or waiting for a worker)."""
+    return list(Job.objects.filter(child=child, kind=Job.Kind.DELETE_MEMORIES, state=Job.State.PENDING,
+                                   attempts=0).order_by("next_attempt_at", "id"))
 
 
 def delete_ids(memory_ids: list[str]) -> int:
@@ -243,15 +298,20 @@ def export_expires_at() -> datetime:
     return timezone.now() + timedelta(hours=settings.EXPORT_TTL_HOURS)
 
 
-def _job_start(*, actor, child, kind: str, total: int, params: dict) -> Job:
+def _job_start(*, actor, child, kind: str, total: int, params: dict, not_before: datetime | None = None) -> Job:
+    """A job, sent to the workers once committed; with ``not_before`` (an undo window) the
+    message waits until then (``eta``) and the worker's claim checks the time again."""
     from memories import tasks
 
     with transaction.atomic():
         job = Job.objects.create(kind=kind, household=child.household, child=child, created_by=actor,
-                                 total=total, params=params)
+                                 total=total, params=params, **({"next_attempt_at": not_before} if not_before else {}))
         action = "export.start" if kind in EXPORT_KINDS else "memory.delete_start"
         audit(actor=actor, action=action, child=child, count=total, job_id=job.pk, kind=kind)
-        tasks.job_run.delay_on_commit(job.pk)
+        if not_before and not_before > timezone.now():
+            transaction.on_commit(lambda: tasks.job_run.apply_async((job.pk,), eta=not_before))
+        else:
+            tasks.job_run.delay_on_commit(job.pk)
     return job
 
 
@@ -314,15 +374,19 @@ def _export_run(job: Job) -> None:
     export_audit(actor=job.created_by, child=job.child, fmt=fmt, count=total)
 
 
+def _erases_all(job: Job) -> bool:
+    return bool(job.params.get("all")) or "erasure_id" in job.params
+
+
 def _delete_run(job: Job) -> None:
-    if "erasure_id" in job.params:
+    if _erases_all(job):
         deleted = _erase_run(job)
     else:
         deleted = _delete_ids_run(job, child_namespaces(job.child))
         exports_discard(job.child)
     with transaction.atomic():
         queue.done(job, done=job.total)
-        action = "memory.delete_all" if "erasure_id" in job.params else "memory.delete"
+        action = "memory.delete_all" if _erases_all(job) else "memory.delete"
         audit(actor=job.created_by, action=action, child=job.child, count=deleted, job_id=job.pk)
 
 
@@ -345,11 +409,27 @@ def _erase_run(job: Job) -> int:
     total = _memory_count(job.child)
     _progress(job, total=total, done=0)
     job.total = total
-    erasure = erasure_run(job.params["erasure_id"])
+    erasure = erasure_run(_job_erasure_id(job))
     if erasure is None or erasure.state != erasure.State.DONE:
         raise RuntimeError("The erasure did not complete; it is retried.")
     Job.objects.filter(pk=job.pk).update(params={**job.params, "reference": erasure.reference})
     return erasure.receipt.get("counts", {}).get("memories", total)
+
+
+def _job_erasure_id(job: Job) -> int:
+    """The job's erasure, started when the job first runs (after its undo window: a
+    cancelled delete never bumped the child's memory epoch), once."""
+    from memories.erasure import erasure_start
+
+    with transaction.atomic():
+        params = Job.objects.select_for_update().values_list("params", flat=True).get(pk=job.pk)
+        if "erasure_id" not in params:
+            erasure = erasure_start(scope="memories", origin="parent", actor=job.created_by, child=job.child,
+                                    enqueue=False)
+            params = {**params, "erasure_id": erasure.pk}
+            Job.objects.filter(pk=job.pk).update(params=params)
+    job.params = params
+    return params["erasure_id"]
 
 
 def exports_expire() -> int:

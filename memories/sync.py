@@ -5,6 +5,9 @@ Profile changes write a ``devices.ProfileSync`` queue row in the same transactio
 nothing twice) and calls ``child_push``, which is idempotent: it writes the current state,
 whatever ran before."""
 
+from contextlib import contextmanager
+
+from django.db import connection
 from django.utils import timezone
 
 from devices.models import ChildProfile, ProfileSync
@@ -18,8 +21,34 @@ def _profile_memories(namespace: str):
     return gateway.get().list([namespace], limit=100, flt=ListFilter(kinds=(PROFILE_KIND,))).items
 
 
+PROFILE_LOCK = 0x50524F46  # "PROF": the first key of the per-child advisory lock
+
+
+@contextmanager
+def _one_push_at_a_time(child_id: int):
+    """A PostgreSQL advisory lock per child, at session level on our own connection: two
+    pushes for one child (two rows, two workers) run one after the other, so the second
+    finds the first one's memory instead of adding another. No transaction is held across
+    the Mem0 calls; the lock goes with the connection if the worker dies."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [PROFILE_LOCK, child_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [PROFILE_LOCK, child_id])
+
+
 def child_push(child: ChildProfile) -> None:
-    """Exactly one profile memory in the child's namespace, with the current text."""
+    """Exactly one profile memory in the child's namespace, with the current text, however
+    many pushes for the child run at once."""
+    with _one_push_at_a_time(child.pk):
+        current = ChildProfile.objects.filter(pk=child.pk).first()  # what the other push left, read now
+        if current is not None:
+            _push(current)
+
+
+def _push(child: ChildProfile) -> None:
     gw = gateway.get()
     namespace = child.namespace
     text = profile_text(child)

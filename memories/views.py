@@ -3,11 +3,12 @@ render (a partial for htmx) or redirect. Every memory id is checked against the 
 namespaces by the selector or service (404 for anyone else's)."""
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,16 +25,19 @@ from memories.forms import (
     MemoryTextForm,
     RateForm,
 )
-from memories.gateway import Mem0Unavailable
+from memories.gateway import PROFILE_KIND, ListFilter, Mem0Unavailable
 from memories.models import Job
 from portal.access import parent_required
 from portal.audit import audit
+from portal.confirm import confirm_page, confirmed
+from portal.error_views import htmx_page_reload
 from portal.errors import ApplicationError
 from portal.forms import apply_error
 from portal.middleware import HtmxHttpRequest
 
 LIST = "memories/memory_list.html"
 ADVANCED_FILTERS = ("category", "device", "kind", "rating", "date_from", "date_to")
+CONFIRM_SHOWN = 10  # memories listed on a delete's confirmation page
 
 
 def mem0_guard(view):
@@ -77,9 +81,13 @@ def memory_list(request: HtmxHttpRequest, child_id: int) -> HttpResponse:
         page = selectors.child_memory_page(child, selectors.page_number(request.GET.get("page")), flt=flt)
         records = page.items
     items = selectors.memory_items(child, records, categories.labels(cats))
+    pending = services.pending_deletes(child)
     return render(request, _partial(request, LIST, "results"), {
         "child": child, "form": form, "page": page, "items": items, "query": query, "categories": cats,
         "text_query": flt.text, "filters_open": _filters_open(form),
+        "pending_deletes": pending, "pending_ids": selectors.pending_ids(pending),
+        "pending_all": any(job.params.get("all") for job in pending),
+        "filtered": not query and flt != ListFilter(), "filter_query": _filter_query(form),
     })
 
 
@@ -203,11 +211,39 @@ def memory_delete(request: HtmxHttpRequest, child_id: int, memory_id: str) -> Ht
     child = child_for(request.user, child_id)
     record = selectors.memory_for_child(child, memory_id)
     if request.method == "GET":
-        return render(request, "memories/memory_delete.html", {"child": child, "record": record})
-    services.memories_delete(actor=request.user, child=child, memory_ids=[record.id])
-    if request.htmx:
-        return HttpResponse("")
-    messages.success(request, "Deleted. Nothing of it is kept.")
+        return render(request, "memories/memory_delete.html", {"child": child, "record": record,
+                                                               "grace": services.delete_grace().seconds})
+    response = _delete_ids(request, child, [record.id])
+    return htmx_page_reload(request, response["Location"]) if request.htmx else response
+
+
+def _memories(n: int) -> str:
+    return f"{n} memor{'y' if n == 1 else 'ies'}"
+
+
+def _delete_consequences(child, n: int) -> list[str]:
+    grace = services.delete_grace().seconds
+    when = (f"after {grace} seconds; until then you can undo it from the list of memories" if grace
+            else "at once; it cannot be undone")
+    return [f"{_memories(n).capitalize()} of {child.name} {'is' if n == 1 else 'are'} deleted {when}.",
+            "Nothing of them is kept: not their history, not your ratings, not in any export.",
+            "The toys no longer recall them; what they learn in later sessions stays."]
+
+
+def _delete_ids(request, child, ids: list[str]) -> HttpResponse:
+    try:
+        result = services.memories_delete(actor=request.user, child=child, memory_ids=ids)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return _to_list(child)
+    if isinstance(result, Job):
+        if result.next_attempt_at > timezone.now():
+            messages.success(request, f"{_memories(result.total).capitalize()} will be deleted at "
+                                      f"{timezone.localtime(result.next_attempt_at):%H:%M:%S}. Changed your mind? "
+                                      "Undo it below until then.")
+            return _to_list(child)
+        return redirect("memories:job", job_id=result.pk)
+    messages.success(request, f"Deleted {_memories(result)}. Nothing of them is kept.")
     return _to_list(child)
 
 
@@ -215,17 +251,108 @@ def memory_delete(request: HtmxHttpRequest, child_id: int, memory_id: str) -> Ht
 @parent_required
 @mem0_guard
 def memories_delete_selected(request, child_id):
+    """The chosen memories, after a page that lists them and says what will happen."""
     child = child_for(request.user, child_id)
+    ids = list(dict.fromkeys(i for i in request.POST.getlist("memory_ids") if i))
+    if not ids:
+        messages.error(request, "Choose at least one memory.")
+        return _to_list(child)
+    if not confirmed(request):
+        shown = [selectors.memory_for_child(child, i).text for i in ids[:CONFIRM_SHOWN]]
+        return confirm_page(request, title=f"Delete {_memories(len(ids))}?", items=shown,
+                            more=max(0, len(ids) - CONFIRM_SHOWN), consequences=_delete_consequences(child, len(ids)),
+                            button=f"Delete {_memories(len(ids))}", cancel=reverse("memories:list", args=[child.pk]),
+                            hidden=[("memory_ids", i) for i in ids])
+    return _delete_ids(request, child, ids)
+
+
+@require_http_methods(["GET", "POST"])
+@parent_required
+@mem0_guard
+def memories_delete_filtered(request, child_id):
+    """"Delete everything this filter shows" (a date range is a filter): the same
+    confirmation, then the ids shown at that moment go to a delete job with its undo window."""
+    child = child_for(request.user, child_id)
+    data = request.POST if request.method == "POST" else request.GET
+    form = MemoryFilterForm(data, child=child, categories=categories.for_child(child))
+    flt = form.list_filter()
+    if form.semantic_query() or flt == ListFilter():
+        messages.error(request, "Choose a filter first (dates, a category, a toy, a rating or exact words).")
+        return _to_list(child)
+    ids = services.memory_ids_matching(child, flt)
+    if not ids:
+        messages.info(request, "This filter shows no memories: nothing to delete.")
+        return redirect(reverse("memories:list", args=[child.pk]) + "?" + _filter_query(form))
+    if not confirmed(request):
+        shown = [r.text for r in selectors.child_memory_page(child, 1, flt=flt, size=CONFIRM_SHOWN).items
+                 if r.kind != PROFILE_KIND]
+        return confirm_page(request, title=f"Delete the {_memories(len(ids))} this filter shows?", items=shown,
+                            more=max(0, len(ids) - len(shown)), consequences=[
+                                f"The filter: {_filter_words(form)}. The profile stays.",
+                                *_delete_consequences(child, len(ids))],
+                            button=f"Delete {_memories(len(ids))}",
+                            cancel=reverse("memories:list", args=[child.pk]) + "?" + _filter_query(form),
+                            hidden=[(k, v) for k, v in _filter_items(form)])
+    return _delete_ids(request, child, ids)
+
+
+def _filter_items(form) -> list[tuple[str, str]]:
+    return [(name, str(form.data.get(name))) for name in ("q", "mode", *ADVANCED_FILTERS) if form.data.get(name)]
+
+
+def _filter_query(form) -> str:
+    return urlencode(_filter_items(form))
+
+
+def _filter_words(form) -> str:
+    """The filter in words, e.g. "learned from 2026-01-01 until 2026-01-31, rating 🚫 Never use"."""
+    words = []
+    for name in ("date_from", "date_to", "category", "device", "kind", "rating"):
+        value = form.value(name)
+        if value:
+            field = form.fields[name]
+            shown = dict(field.choices).get(value, value) if hasattr(field, "choices") else value
+            words.append(f"{(field.label or name).lower()} {shown}")
+    if form.list_filter().text:
+        words.append(f"containing “{form.list_filter().text}”")
+    return ", ".join(words)
+
+
+@require_POST
+@parent_required
+@mem0_guard
+def memories_rate_selected(request, child_id):
+    """One rating (👍 / 👎 / 🚫, or none) for every chosen memory."""
+    child = child_for(request.user, child_id)
+    ids = list(dict.fromkeys(i for i in request.POST.getlist("memory_ids") if i))
+    form = RateForm(request.POST)
+    if not ids or not form.is_valid():
+        messages.error(request, "Choose at least one memory and a rating.")
+        return _to_list(child)
+    count = services.memories_rate(actor=request.user, child=child, memory_ids=ids,
+                                   rating=form.cleaned_data["rating"] or None)
+    rating = form.cleaned_data["rating"]
+    label = dict(RateForm.base_fields["rating"].choices).get(rating) if rating else None
+    messages.success(request, f"{_memories(count).capitalize()} rated {label}." if label
+                     else f"Rating removed from {_memories(count)}.")
+    return _to_list(child)
+
+
+@require_POST
+@parent_required
+def memories_delete_undo(request, job_id):
+    """Undo a delete in its window (from the list's banner or the job page)."""
+    job = selectors.job_for(request.user, job_id)
+    if job.child is None:
+        raise Http404("No such delete.")
     try:
-        result = services.memories_delete(actor=request.user, child=child,
-                                          memory_ids=request.POST.getlist("memory_ids"))
+        kept = services.memories_delete_cancel(actor=request.user, child=job.child, job_id=job.pk)
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return _to_list(child)
-    if isinstance(result, Job):
-        return redirect("memories:job", job_id=result.pk)
-    messages.success(request, f"Deleted {result} memor{'y' if result == 1 else 'ies'}. Nothing of them is kept.")
-    return _to_list(child)
+        return redirect("memories:job", job_id=job.pk)
+    messages.success(request, f"Undone: nothing was deleted. The toy still remembers the {_memories(kept)}."
+                     if kept else "Undone: nothing was deleted.")
+    return _to_list(job.child)
 
 
 @require_http_methods(["GET", "POST"])
@@ -240,7 +367,8 @@ def memories_delete_all(request, child_id):
             apply_error(form, exc)
         else:
             return redirect("memories:job", job_id=job.pk)
-    return render(request, "memories/memory_delete_all.html", {"child": child, "form": form})
+    return render(request, "memories/memory_delete_all.html", {"child": child, "form": form,
+                                                               "grace": services.delete_grace().seconds})
 
 
 @require_http_methods(["GET", "POST"])

@@ -271,6 +271,11 @@ MEM0_EMBEDDING_DIMS = 384
 LLM_BASE_URL = env("LLM_BASE_URL")
 LLM_API_KEY = env("LLM_API_KEY")
 LLM_MODEL = env("LLM_MODEL", "gpt-4o-mini")
+# Search by meaning lists only matches at least this close (cosine similarity). 0.25 is chosen
+# on the MiniLM scores of the demo memories: related ones score 0.26–0.63 ("grandma" → the
+# grandmother 0.44), unrelated ones at most 0.22 ("grandma" → the hamster 0.07). The Mem0
+# Platform ranks with its own scores: set its own value there.
+SEARCH_MIN_SCORE = float(env("SEARCH_MIN_SCORE", "0.25"))
 
 # Product rules
 # A family's lifecycle (memories.lifecycle): notice before a closed household is erased,
@@ -283,6 +288,8 @@ PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 LLM_PROVIDER_NAME = env("LLM_PROVIDER_NAME", "the LLM provider configured by the operator (OpenAI-compatible)")
 DELETION_DUE_DAYS = env_int("DELETION_DUE_DAYS", 30)
 EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24)
+# A parent's memory delete runs after this many seconds, which the parent can undo (0: at once).
+MEMORY_DELETE_GRACE_SECONDS = env_int("MEMORY_DELETE_GRACE_SECONDS", 30)
 EXPORT_DIR = Path(env("EXPORT_DIR", str(VAR_DIR / "exports")))
 # Export files live in the "exports" storage: the file system under EXPORT_DIR, or an
 # S3-compatible bucket when EXPORT_S3_BUCKET is set (django-storages: `pip install .[s3]`).

@@ -15,6 +15,8 @@ from portal.bootstrap import ensure_embedded_env
 TEST_ENV = {
     "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
     "PORTAL_BROKER_DB_NAME": "celery_broker_test",
+    # Deletes at once unless a test gives them an undo window (tests/memories/test_undo_delete.py).
+    "MEMORY_DELETE_GRACE_SECONDS": "0",
 }
 
 

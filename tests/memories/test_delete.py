@@ -93,8 +93,12 @@ def test_delete_all_needs_the_childs_name(family, remember, login, gw):
 def test_delete_a_selection(family, remember, login, gw, marker):
     chosen = [remember(f"{marker} chosen {i}") for i in range(3)]
     kept = remember("kept")
-    response = login(family.parent_a).post(reverse("memories:delete_selected", args=[family.child_a.pk]),
-                                           {"memory_ids": [m.id for m in chosen]})
+    client = login(family.parent_a)
+    url = reverse("memories:delete_selected", args=[family.child_a.pk])
+    asked = client.post(url, {"memory_ids": [m.id for m in chosen]})  # first: what will happen
+    assert asked.status_code == 200 and "Delete 3 memories?" in asked.content.decode()
+    assert f"{marker} chosen 2" in asked.content.decode() and gw.get(chosen[0].id) is not None
+    response = client.post(url, {"memory_ids": [m.id for m in chosen], "confirmed": "yes"})
     assert response.status_code == 302
     assert [gw.get(m.id) for m in chosen] == [None] * 3 and gw.get(kept.id) is not None
     leftovers = _leftovers(gw, family.device_a.namespace, marker, [m.id for m in chosen])
@@ -116,7 +120,7 @@ def test_large_delete_runs_on_the_worker_with_progress(family, gw, remember, mar
     foreign = gw.bulk_insert(family.device_b.namespace, [f"{marker} B"], vectors=[VECTOR])
     client = login(family.parent_a)
     response = client.post(reverse("memories:delete_selected", args=[family.child_a.pk]),
-                           {"memory_ids": [*ids[:12], *foreign]})
+                           {"memory_ids": [*ids[:12], *foreign], "confirmed": "yes"})
     job = Job.objects.get(kind=Job.Kind.DELETE_MEMORIES)
     assert response["Location"] == reverse("memories:job", args=[job.pk])
     wait_for(lambda: Job.objects.get(pk=job.pk).state == Job.State.DONE, timeout=90)

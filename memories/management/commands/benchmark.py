@@ -245,7 +245,8 @@ class Command(BaseCommand):
         from memories import services
 
         with transaction.atomic():
-            job = services.memories_delete_all(actor=self.parent, child=self.child, confirmation=self.child.name)
+            job = services.memories_delete_all(actor=self.parent, child=self.child, confirmation=self.child.name,
+                                               grace_seconds=0)  # measured without the parent's undo window
         start = time.perf_counter()
         services.job_run(job.pk)
         elapsed = time.perf_counter() - start
