@@ -12,6 +12,9 @@ class MemoriesConfig(AppConfig):
 
         signals.worker_process_init.connect(warm_up, weak=False, dispatch_uid="memories-warm-up-init")
         signals.worker_ready.connect(warm_up, weak=False, dispatch_uid="memories-warm-up-ready")
+        from portal.signals import web_process_started
+
+        web_process_started.connect(warm_up, weak=False, dispatch_uid="memories-warm-up-web")
         health.register("mem0", _mem0_status)
         from memories.models import Conversation, Erasure, Job
         from portal import queue
@@ -22,8 +25,8 @@ class MemoriesConfig(AppConfig):
 
 
 def warm_up(**kwargs):
-    """Workers (Celery's, and gunicorn's: gunicorn.conf.py) load the query encoder, Mem0 and
-    its tables before the first task or request needs them."""
+    """Workers (Celery's, gunicorn's: gunicorn.conf.py) and other web processes (portal.wsgi)
+    load the query encoder, Mem0 and its tables before the first task or request needs them."""
     from memories import gateway
 
     try:
