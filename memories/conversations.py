@@ -86,7 +86,7 @@ def context_for(device: Device, *, query: str = "", limit: int = 10) -> tuple[li
     if query.strip():
         records = gw.search([namespace], query, limit=limit, flt=flt)
     else:
-        records = gw.list([namespace], limit=limit, flt=flt).items
+        records = gw.list([namespace], limit=limit, flt=flt, total=False).items
     records = sorted(records, key=_newest_first, reverse=True)
     usage_record(device, namespace, [r.id for r in records])
     return records, ""

@@ -19,20 +19,33 @@ PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
 
 
+SHALLOW_PAGES = 20  # page numbers in the URL up to here; further pages go by keyset cursor
+COUNT_LIMIT = 1_000  # the total is counted up to here ("more than 1,000" past it)
+
+
 @dataclass(frozen=True)
 class MemoryPage:
+    """One page of the list. ``number`` is None on a keyset page (``?after=``); ``pages``
+    is None when the total was not counted to the end."""
+
     items: list[MemoryRecord]
     total: int
-    number: int
-    pages: int
+    number: int | None
+    pages: int | None
+    next_number: int | None = None
+    next_after: str | None = None
+
+    @property
+    def total_exact(self) -> bool:
+        return self.total <= COUNT_LIMIT
 
     @property
     def has_previous(self):
-        return self.number > 1
+        return self.number is None or self.number > 1
 
     @property
     def has_next(self):
-        return self.number < self.pages
+        return bool(self.next_number or self.next_after)
 
 
 def page_number(raw) -> int:
@@ -42,14 +55,26 @@ def page_number(raw) -> int:
         return 1
 
 
-def child_memory_page(child, number: int = 1, *, flt: ListFilter | None = None,
+def child_memory_page(child, number: int = 1, *, after: str | None = None, flt: ListFilter | None = None,
                       size: int = PAGE_SIZE) -> MemoryPage:
-    """One page of the child's memories."""
-    page = gateway.get().list(child_namespaces(child), offset=(number - 1) * size, limit=size, flt=flt)
-    pages = max(1, -(-page.total // size))
-    if number > pages and page.total:
+    """One page of the child's memories, newest first: by number (``?page=``, for the first
+    ``SHALLOW_PAGES``) or after a cursor (``?after=``, any depth at the cost of page 1).
+    The total is counted up to ``COUNT_LIMIT``."""
+    try:
+        page = gateway.get().list(child_namespaces(child), offset=0 if after else (number - 1) * size,
+                                  limit=size + 1, flt=flt, after=after, count_limit=COUNT_LIMIT)
+    except ValueError:  # not a cursor of ours: the first page
+        return child_memory_page(child, 1, flt=flt, size=size)
+    items, more = page.items[:size], len(page.items) > size
+    pages = max(1, -(-page.total // size)) if page.total <= COUNT_LIMIT else None
+    if not after and pages is not None and number > pages and page.total:
         return child_memory_page(child, pages, flt=flt, size=size)
-    return MemoryPage(items=page.items, total=page.total, number=number, pages=pages)
+    if not after and not items and number > 1:  # past the end of an uncounted list
+        return child_memory_page(child, 1, flt=flt, size=size)
+    shallow = not after and number < SHALLOW_PAGES
+    return MemoryPage(items=items, total=page.total, number=None if after else number, pages=pages,
+                      next_number=number + 1 if more and shallow else None,
+                      next_after=items[-1].cursor if more and not shallow else None)
 
 
 def memory_for_child(child, memory_id: str) -> MemoryRecord:

@@ -78,7 +78,8 @@ def memory_list(request: HtmxHttpRequest, child_id: int) -> HttpResponse:
     if query:
         records, page = selectors.child_memory_search(child, query, flt=flt), None
     else:
-        page = selectors.child_memory_page(child, selectors.page_number(request.GET.get("page")), flt=flt)
+        page = selectors.child_memory_page(child, selectors.page_number(request.GET.get("page")),
+                                           after=request.GET.get("after") or None, flt=flt)
         records = page.items
     items = selectors.memory_items(child, records, categories.labels(cats))
     pending = services.pending_deletes(child)

@@ -61,6 +61,7 @@ def _record(memory_id, payload: dict, score: float | None = None) -> MemoryRecor
         created_at=parse_time(payload.get("created_at")),
         updated_at=parse_time(payload.get("updated_at")),
         score=score,
+        cursor=f"{payload.get('created_at') or ''}|{memory_id}",
     )
 
 
@@ -262,26 +263,48 @@ class LocalGateway:
             params.append(f"%{escaped}%")
         return " AND ".join(clauses), params
 
-    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50,
-             flt: ListFilter | None = None) -> Page:
-        """One page, newest first, with the total. Uses the namespace index."""
+    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50, flt: ListFilter | None = None,
+             after: str | None = None, total: bool = True, count_limit: int | None = None) -> Page:
+        """One page, newest first, with the total. Through the namespace index: page 1 reads
+        ``limit`` rows, a keyset page (``after``: a record's ``cursor``) seeks straight to its
+        rows, an ``offset`` page skips that many first. ``total=False`` counts nothing (0);
+        ``count_limit`` counts up to one more than that (the index read stays bounded)."""
         if not namespaces:
             return Page([], 0)
-        where, params = self._where(namespaces, flt)
+        page_sql, page_params = self.list_sql(namespaces, limit=limit, offset=offset, flt=flt, after=after)
+        count_sql, count_params = self.count_sql(namespaces, flt=flt, limit=count_limit)
 
         def run():
             with self._cursor() as cur:
-                cur.execute(f'SELECT count(*) FROM "{self.collection}" WHERE {where}', params)
-                total = cur.fetchone()[0]
-                cur.execute(
-                    f'SELECT id, payload FROM "{self.collection}" WHERE {where} '
-                    "ORDER BY payload->>'created_at' DESC, id DESC LIMIT %s OFFSET %s",
-                    [*params, limit, offset],
-                )
+                found = 0
+                if total:
+                    cur.execute(count_sql, count_params)
+                    found = cur.fetchone()[0]
+                cur.execute(page_sql, page_params)
                 rows = cur.fetchall()
-            return Page([_record(r[0], r[1]) for r in rows], total)
+            return Page([_record(r[0], r[1]) for r in rows], found)
 
         return self._run(run)
+
+    def list_sql(self, namespaces: list[str] | str, *, limit: int, offset: int = 0, flt: ListFilter | None = None,
+                 after: str | None = None) -> tuple[str, list]:
+        where, params = self._where([namespaces] if isinstance(namespaces, str) else namespaces, flt)
+        if after:
+            at, _, memory_id = after.rpartition("|")
+            if not _is_uuid(memory_id):
+                raise ValueError("not a memory cursor")
+            where += " AND (payload->>'created_at', id) < (%s, %s::uuid)"
+            params = [*params, at, memory_id]
+        return (f'SELECT id, payload FROM "{self.collection}" WHERE {where} '
+                "ORDER BY payload->>'created_at' DESC, id DESC LIMIT %s OFFSET %s", [*params, limit, offset])
+
+    def count_sql(self, namespaces: list[str] | str, *, flt: ListFilter | None = None,
+                  limit: int | None = None) -> tuple[str, list]:
+        where, params = self._where([namespaces] if isinstance(namespaces, str) else namespaces, flt)
+        if limit is None:
+            return f'SELECT count(*) FROM "{self.collection}" WHERE {where}', params
+        return (f'SELECT count(*) FROM (SELECT 1 FROM "{self.collection}" WHERE {where} LIMIT %s) AS capped',
+                [*params, limit + 1])
 
     def iter_all(self, namespaces: list[str], *, batch: int = 500,
                  flt: ListFilter | None = None) -> Iterator[MemoryRecord]:
@@ -368,14 +391,20 @@ class LocalGateway:
         """The namespace's ``candidates`` nearest rows by the HNSW index (iterative scan in
         strict order, the search list as wide as the candidates), exact distances."""
         with self._cursor() as cur:
-            cur.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {int(candidates)}; "
-                        "SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off")
+            cur.execute(self.hnsw_settings(candidates))
             cur.execute(
                 f'SELECT id, payload, 1 - (vector <=> %s::vector) FROM "{self.collection}" WHERE {where} '
                 "ORDER BY vector <=> %s::vector LIMIT %s",
                 [vector, *params, vector, candidates],
             )
             return cur.fetchall()
+
+    @staticmethod
+    def hnsw_settings(candidates: int) -> str:
+        """For this transaction: scan the HNSW index (never the namespace index and a sort),
+        iteratively until ``candidates`` rows pass the filters, in exact distance order."""
+        return (f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {int(candidates)}; "
+                "SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off")
 
     def _namespace_size(self, namespace: str) -> int:
         """How many memories the namespace holds, counted up to ``EXACT_MAX + 1`` through the

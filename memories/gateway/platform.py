@@ -46,6 +46,7 @@ def _platform_record(item: dict) -> MemoryRecord:
         created_at=aware(parse_time(item.get("created_at"))),
         updated_at=aware(parse_time(item.get("updated_at"))),
         score=item.get("score"),
+        cursor=f"{item.get('created_at') or ''}|{item['id']}",
     )
 
 
@@ -170,11 +171,17 @@ class PlatformGateway:
     def _total(self, namespaces: list[str]) -> int:
         return int(self._page(namespaces, 1, 1).get("count", 0))
 
-    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50,
-             flt: ListFilter | None = None) -> Page:
-        """One page, newest first, with the total (see the class for what is read)."""
+    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50, flt: ListFilter | None = None,
+             after: str | None = None, total: bool = True, count_limit: int | None = None) -> Page:
+        """One page, newest first, with the total (see the class for what is read). The
+        Platform pages by number: a keyset page (``after``) reads up to its cursor; the total
+        comes with every page, so it is always exact."""
         if not namespaces:
             return Page([], 0)
+        if after:
+            records = sorted(self.iter_all(namespaces, flt=flt), key=_newest_first, reverse=True)
+            older = [r for r in records if (r.cursor or "") < after]
+            return Page(older[offset : offset + limit], len(records))
         if flt is None or flt == ListFilter():
             return self._window(namespaces, offset, limit)
         records = sorted(self.iter_all(namespaces, flt=flt), key=_newest_first, reverse=True)

@@ -30,6 +30,7 @@ class MemoryRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     score: float | None = None
+    cursor: str | None = field(default=None, compare=False)  # where a keyset page after this one starts
 
     @property
     def kind(self) -> str:

@@ -17,9 +17,11 @@ class MemoryStore(Protocol):
     def embed_many(self, texts: list[str]) -> list[list[float]]: ...
 
     # -- reads ---------------------------------------------------------------------------
-    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50,
-             flt: ListFilter | None = None) -> Page:
-        """One page, newest first (ties by id, descending), with the total."""
+    def list(self, namespaces: list[str], *, offset: int = 0, limit: int = 50, flt: ListFilter | None = None,
+             after: str | None = None, total: bool = True, count_limit: int | None = None) -> Page:
+        """One page, newest first (ties by id, descending), with the total. ``after``: the
+        page after the record with that ``cursor`` (keyset); ``total=False``: no count (0);
+        ``count_limit``: the total may stop counting past that many."""
 
     def iter_all(self, namespaces: list[str], *, batch: int = 500,
                  flt: ListFilter | None = None) -> Iterator[MemoryRecord]:
