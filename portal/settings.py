@@ -129,6 +129,17 @@ MIDDLEWARE = [
     "portal.middleware.ContentSecurityPolicyMiddleware",
 ]
 
+# The toy servers' API (/api/, portal.wsgi) skips what only browser pages need (sessions,
+# CSRF, login, language, preferences, messages, frames, htmx): a toy's call runs only these.
+API_MIDDLEWARE = [m for m in MIDDLEWARE if m in (
+    "django.middleware.security.SecurityMiddleware",
+    "portal.api.BodySizeLimitMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "portal.middleware.NoStoreMiddleware",
+    "portal.api.ApiMethodNotAllowedMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",  # the API's docs page
+)]
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 

@@ -147,3 +147,44 @@ def test_counts_of_a_child_erased_since_are_not_written_back(family, toy, kites,
                   enqueue=False)
     conversations.usage_flush()
     assert not MemoryUsage.objects.filter(namespace=family.child_a.namespace).exists()
+
+
+def wsgi_get(app, path, headers=None):
+    """One GET through a WSGI application, as gunicorn calls it (inside the test's transaction)."""
+    from io import BytesIO
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    path, _, query = path.partition("?")
+    environ = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET", "SERVER_NAME": "testserver",
+               "HTTP_HOST": "testserver", "wsgi.input": BytesIO(), **(headers or {})}
+    setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(response_headers)
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(app(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"], body
+
+
+@pytest.mark.django_db
+def test_the_toy_api_skips_the_middleware_of_browser_pages(family, fleet, kites):
+    from portal.wsgi import application
+
+    status, headers, body = wsgi_get(application, api_url(family.device_a.mac, "memory-context") + "?query=kites",
+                                     {"HTTP_AUTHORIZATION": f"Bearer {fleet[1]}"})
+    assert status.startswith("200") and kites.id.encode() in body
+    assert "no-store" in headers["Cache-Control"]  # what an API answer needs stays
+    assert "X-Frame-Options" not in headers and "Set-Cookie" not in headers
+    assert "Cookie" not in headers.get("Vary", "") and "HX-Request" not in headers.get("Vary", "")
+    status, headers, _ = wsgi_get(application, "/accounts/login/")
+    assert status.startswith("200") and headers["X-Frame-Options"] == "DENY"  # pages keep theirs
