@@ -1,6 +1,7 @@
 import os
 import sys
 
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
@@ -9,6 +10,10 @@ from portal.bootstrap import ensure_embedded_env
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 ensure_embedded_env()
 pages = get_wsgi_application()
+if settings.DEBUG:  # `make run`: gunicorn serves the static files, as runserver would
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+    pages = StaticFilesHandler(pages)
 
 
 class ApiHandler(WSGIHandler):
@@ -16,8 +21,6 @@ class ApiHandler(WSGIHandler):
     ``settings.API_MIDDLEWARE``: they skip the middleware only browser pages need."""
 
     def load_middleware(self, is_async=False):
-        from django.conf import settings
-
         every = settings.MIDDLEWARE
         settings.MIDDLEWARE = settings.API_MIDDLEWARE  # read by the base class, once, at start-up
         try:

@@ -22,8 +22,11 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "portal", "worker", "--beat", "--loglevel", "INFO",
                   "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
                   "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")]
-        web = [python, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-        processes = [subprocess.Popen(celery), subprocess.Popen(web)]
+        # The web server as in production (gunicorn.conf.py: workers x threads chosen by
+        # `manage.py benchmark`); DEBUG's static files come from portal.wsgi.
+        web = [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "portal.wsgi"]
+        web_env = {**os.environ, "WEB_BIND": f"127.0.0.1:{port}"}
+        processes = [subprocess.Popen(celery), subprocess.Popen(web, cwd=settings.BASE_DIR, env=web_env)]
         url = f"http://127.0.0.1:{port}"
         self.stdout.write(self.style.SUCCESS(f"\nThe memory portal is running at {url}/  (login: {url}/accounts/login/)"))
         self.stdout.write("Demo logins (password for all: " + os.environ.get("DEMO_PASSWORD", "toy-memories-2026") + "):")
