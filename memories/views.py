@@ -238,10 +238,7 @@ def _delete_ids(request, child, ids: list[str]) -> HttpResponse:
         messages.error(request, exc.message)
         return _to_list(child)
     if isinstance(result, Job):
-        if result.next_attempt_at > timezone.now():
-            messages.success(request, f"{_memories(result.total).capitalize()} will be deleted at "
-                                      f"{timezone.localtime(result.next_attempt_at):%H:%M:%S}. Changed your mind? "
-                                      "Undo it below until then.")
+        if result.next_attempt_at > timezone.now():  # the list's banner says when, with Undo
             return _to_list(child)
         return redirect("memories:job", job_id=result.pk)
     messages.success(request, f"Deleted {_memories(result)}. Nothing of them is kept.")

@@ -10,6 +10,7 @@ what happened and links back."""
 
 import logging
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -99,6 +100,9 @@ def current_page(request: HttpRequest) -> str:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: never Django's debug page about cookies."""
     if request.headers.get("HX-Request") == "true" and not _is_api(request):
+        if hasattr(request, "_messages"):
+            messages.warning(request, "The page was open too long, so it has been reloaded: nothing was changed. "
+                                      "Please do that again.")
         return htmx_page_reload(request, current_page(request))
     title, message = CSRF_PAGE
     return error_page(request, 403, title=title, message=message)

@@ -152,10 +152,12 @@ def test_an_htmx_post_with_a_stale_csrf_token_reloads_the_page(debug, family, re
     settings.DEBUG = debug
     record = remember("Rahul collects shells")
     page = reverse("memories:list", args=[family.child_a.pk])
-    response = _csrf_client(family.parent_a).post(
+    client = _csrf_client(family.parent_a)
+    response = client.post(
         reverse("memories:rate", args=[family.child_a.pk, record.id]), {"rating": "POSITIVE"},
         headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}", "X-CSRFToken": "stale"})
     assert response.status_code == 200 and response["HX-Redirect"] == page
+    assert "The page was open too long, so it has been reloaded" in client.get(page).content.decode()
 
 
 @pytest.mark.parametrize("debug", [False, True])
