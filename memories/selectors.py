@@ -198,7 +198,7 @@ def child_memory_search(child, query: str, *, flt: ListFilter | None = None,
                         limit: int = PAGE_SIZE) -> list[MemoryRecord]:
     """Semantic search (Mem0's embedding, ranked) inside the child's namespace: only the
     matches at least SEARCH_MIN_SCORE close, best first (none at all is an answer too)."""
-    found = gateway.get().search(child_namespaces(child), query, limit=limit, flt=flt)
+    found: list[MemoryRecord] = gateway.get().search(child_namespaces(child), query, limit=limit, flt=flt)
     return [r for r in found if r.score is None or r.score >= settings.SEARCH_MIN_SCORE]
 
 
