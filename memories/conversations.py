@@ -58,6 +58,8 @@ def _off_reason(agent, child, *, learning: bool = False) -> str:
         return "paused"
     if child is not None and child.household.closed_at is not None:
         return "closed"  # the household is closed: erased after its notice period
+    if child is not None and child_is_erasing(child):
+        return "erasing"  # the parent asked to erase: nothing of it is served meanwhile
     if child is not None:
         return consent_missing(child, learning=learning)
     return ""
@@ -245,8 +247,7 @@ def conversation_accept(*, device: Device, messages: list[dict], idempotency_key
             return _replay(existing, body_hash)
     kept = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
     child = device.child
-    reason = (memory_off_reason(device, learning=True) or ("erasing" if child_is_erasing(child) else "")
-              or ("" if kept else "empty"))
+    reason = memory_off_reason(device, learning=True) or ("" if kept else "empty")
     fields = {"state": State.DROPPED, "drop_reason": reason, "messages": []} if reason else {"messages": kept}
     fields["body_hash"] = body_hash
     try:

@@ -407,6 +407,8 @@ def _complete(erasure: Erasure, *, verified: list[str]) -> None:
         household = Household.objects.filter(pk=erasure.household_id).first() if erasure.household_id else None
         audit(actor=None, action="erasure.done", household=household, count=memories,
               erasure=erasure.reference, scope=erasure.scope, origin=erasure.origin)
+        # Touching the child tells every process's toy lookups that memory is on again.
+        ChildProfile.objects.filter(pk__in=erasure.progress.get("child_ids", [])).update(updated_at=now)
         child = ChildProfile.objects.filter(pk=erasure.child_id).first() if erasure.child_id else None
         if erasure.scope == Scope.MEMORIES and child is not None:
             profile_sync_enqueue(child)  # the toy keeps the profile the parent wrote
