@@ -25,7 +25,7 @@ def test_parent_request_support_executes_parent_sees_receipt(family, gw, worker,
 
     # The parent asks.
     log_in(family.parent_a, PASSWORD)
-    page.get_by_role("link", name="Household").click()
+    page.get_by_role("link", name="Your data").click()
     page.get_by_role("link", name="Ask for deletion…").click()
     page.get_by_label("One child's data").check()
     page.get_by_label("Child", exact=True).select_option(label="Rahul")
@@ -55,11 +55,11 @@ def test_parent_request_support_executes_parent_sees_receipt(family, gw, worker,
 
     # The parent reads the receipt.
     log_in(family.parent_a, PASSWORD)
-    page.goto("/household/")
+    page.get_by_role("link", name="Your data").click()
     page.get_by_role("link", name=f"#{req.pk}", exact=True).click()
     receipt = page.locator("#receipt")
     expect(receipt).to_contain_text(f"Request #{req.pk} was completed")
-    expect(receipt).to_contain_text("Memories erased from Mem0")
+    expect(receipt).to_contain_text("The memories themselves")
     req.refresh_from_db()
     assert req.state == DeletionRequest.State.COMPLETED and req.receipt["counts"]["memories"] >= 1
     traces = gw.traces(family.device_a.namespace, marker=marker, memory_ids=[first.id])
