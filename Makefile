@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint benchmark stop-db clean
+.PHONY: run test install messages lint benchmark stop-db clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -17,7 +17,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev,s3]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Translations (locale/*/LC_MESSAGES/django.po, written by hand) compiled with Django's
+# compilemessages, which runs Debian's gettext (msgfmt: `apt-get install gettext`).
+PO := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
+$(MO): %.mo: %.po $(STAMP)
+	@command -v msgfmt >/dev/null 2>&1 || { echo "msgfmt is missing: apt-get install gettext"; exit 1; }
+	$(BIN)/django-admin compilemessages --ignore=.venv --ignore=var --ignore=node_modules -v 0
+
+messages: $(MO)
+
+install: $(STAMP) $(MO)
 
 run: install
 	$(BIN)/python manage.py migrate --no-input -v 0

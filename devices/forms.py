@@ -1,20 +1,22 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from devices.models import ChildProfile, Device, Household, normalize_mac
 
 
 class ChildProfileForm(forms.ModelForm):
-    interests = forms.CharField(required=False, help_text="Separate with commas: dinosaurs, football, space",
+    interests = forms.CharField(label=_("Interests"), required=False, help_text=_("Separate with commas: dinosaurs, football, space"),
                                 max_length=600)
-    gender = forms.CharField(required=False, max_length=40,
-                             help_text="Free text, e.g. girl, boy, non-binary, prefer not to say.")
+    gender = forms.CharField(label=_("Gender"), required=False, max_length=40,
+                             help_text=_("Free text, e.g. girl, boy, non-binary, prefer not to say."))
 
     class Meta:
         model = ChildProfile
         fields = ["name", "birth_date", "gender", "interests", "toy_note", "memory_paused"]
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
-        labels = {"memory_paused": "Pause memory (the toy neither learns nor recalls)"}
+        labels = {"name": _("Name"), "birth_date": _("Birth date"), "toy_note": _("Note for the toy"),
+                  "memory_paused": _("Pause memory (the toy neither learns nor recalls)")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -26,9 +28,9 @@ class ChildProfileForm(forms.ModelForm):
 
 
 class DeviceForm(forms.Form):
-    mac = forms.CharField(label="MAC address", max_length=40, help_text="Printed under the toy, e.g. AA-BB-CC-DD-EE-FF")
-    name = forms.CharField(max_length=80, required=False)
-    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False)
+    mac = forms.CharField(label=_("MAC address"), max_length=40, help_text=_("Printed under the toy, e.g. AA-BB-CC-DD-EE-FF"))
+    name = forms.CharField(label=_("Name"), max_length=80, required=False)
+    child = forms.ModelChoiceField(label=_("Child"), queryset=ChildProfile.objects.none(), required=False)
 
     def __init__(self, *args, household, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,11 +44,11 @@ class DeviceForm(forms.Form):
 
 
 class PairForm(forms.Form):
-    code = forms.CharField(label="The 6-digit code the toy says or shows", max_length=12,
+    code = forms.CharField(label=_("The 6-digit code the toy says or shows"), max_length=12,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
-    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
-                                   help_text="Who talks to this toy. Their memories stay theirs.")
-    name = forms.CharField(max_length=80, required=False, help_text="e.g. the bedroom robot")
+    child = forms.ModelChoiceField(label=_("Child"), queryset=ChildProfile.objects.none(), required=False,
+                                   help_text=_("Who talks to this toy. Their memories stay theirs."))
+    name = forms.CharField(label=_("Name"), max_length=80, required=False, help_text=_("e.g. the bedroom robot"))
 
     def __init__(self, *args, household, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,8 +71,8 @@ class StaffDeviceForm(forms.Form):
 
 
 class DeviceAssignForm(forms.Form):
-    child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
-                                   empty_label="Nobody (unlink)")
+    child = forms.ModelChoiceField(label=_("Child"), queryset=ChildProfile.objects.none(), required=False,
+                                   empty_label=_("Nobody (unlink)"))
 
     def __init__(self, *args, household, **kwargs):
         super().__init__(*args, **kwargs)

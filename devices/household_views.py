@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model, login
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import selectors, services
@@ -19,13 +20,13 @@ from portal.forms import apply_error
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email of the parent to invite", max_length=254)
+    email = forms.EmailField(label=_("Email of the parent to invite"), max_length=254)
 
 
 class JoinForm(forms.Form):
-    password1 = forms.CharField(label="Choose a password", widget=forms.PasswordInput(
+    password1 = forms.CharField(label=_("Choose a password"), widget=forms.PasswordInput(
         attrs={"autocomplete": "new-password"}), max_length=128)
-    password2 = forms.CharField(label="The same password again", widget=forms.PasswordInput(
+    password2 = forms.CharField(label=_("The same password again"), widget=forms.PasswordInput(
         attrs={"autocomplete": "new-password"}), max_length=128)
 
     def clean(self):
@@ -75,7 +76,7 @@ def invite(request):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
             return redirect("household:detail")
     return render(request, "devices/household_detail.html", _detail_context(request, household, form), status=400)
 
@@ -92,7 +93,7 @@ def invitation_revoke(request, invitation_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Invitation withdrawn.")
+        messages.success(request, _("Invitation withdrawn."))
     return redirect("household:detail")
 
 
@@ -115,7 +116,7 @@ def member_remove(request, membership_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{membership.user.email or membership.user.username} no longer has access.")
+        messages.success(request, _("%(who)s no longer has access.") % {"who": membership.user.email or membership.user.username})
     return redirect("household:detail")
 
 
@@ -147,7 +148,7 @@ def join(request, token):
     if request.method == "POST":
         try:
             if _accept(request, invitation, form):
-                messages.success(request, f"Welcome to {invitation.household.name}.")
+                messages.success(request, _("Welcome to %(name)s.") % {"name": invitation.household.name})
                 return redirect("home")
         except ApplicationError as exc:
             if form is not None and exc.field:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.queue import QueueRow
 
@@ -67,8 +68,8 @@ class Household(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        PARENT = "parent", "Parent"
+        OWNER = "owner", _("Owner")
+        PARENT = "parent", _("Parent")
 
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -218,11 +219,11 @@ class ProfileSync(QueueRow):
     lost while Mem0 or a worker is down)."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Synced"
-        FAILED = "failed", "Failed — retrying"
-        DEAD = "dead", "Failed — support has been told"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Synced")
+        FAILED = "failed", _("Failed — retrying")
+        DEAD = "dead", _("Failed — support has been told")
 
     child = models.ForeignKey(ChildProfile, on_delete=models.CASCADE, related_name="profile_syncs")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
@@ -241,10 +242,10 @@ class ConsentVerification(models.Model):
     The uploaded form is deleted once decided; its SHA-256 stays as the evidence."""
 
     class State(models.TextChoices):
-        AWAITING_FORM = "awaiting_form", "Waiting for the signed form"
-        SUBMITTED = "submitted", "Form received, being checked"
-        APPROVED = "approved", "Verified"
-        REJECTED = "rejected", "Not accepted"
+        AWAITING_FORM = "awaiting_form", _("Waiting for the signed form")
+        SUBMITTED = "submitted", _("Form received, being checked")
+        APPROVED = "approved", _("Verified")
+        REJECTED = "rejected", _("Not accepted")
 
     reference = models.CharField(max_length=20, unique=True)
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="consent_verifications")
@@ -276,14 +277,14 @@ class Consent(models.Model):
     memories). Only a live consent under the current notice counts."""
 
     class Purpose(models.TextChoices):
-        COLLECTION = "collection", "The toy remembers what the child tells it"
-        LLM = "llm", "Conversations are sent to the LLM provider to find what to remember"
+        COLLECTION = "collection", _("The toy remembers what the child tells it")
+        LLM = "llm", _("Conversations are sent to the LLM provider to find what to remember")
         MEM0_PLATFORM = "mem0_platform", "Memories are stored on the Mem0 Platform"
 
     class Withdrawal(models.TextChoices):
-        KEEP_PAUSED = "keep_paused", "Memories kept, memory paused"
-        ERASE = "erase", "Memories erased"
-        SUPERSEDED = "superseded", "Replaced by a newer consent"
+        KEEP_PAUSED = "keep_paused", _("Memories kept, memory paused")
+        ERASE = "erase", _("Memories erased")
+        SUPERSEDED = "superseded", _("Replaced by a newer consent")
 
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="consents")
     child = models.ForeignKey(ChildProfile, on_delete=models.CASCADE, related_name="consents")

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import consent, selectors, services, toys
@@ -59,8 +60,8 @@ def child_memory_switch(request, child_id):
     paused = request.POST.get("memory") == "off"
     if child.memory_paused != paused:
         services.child_update(actor=request.user, child=child, memory_paused=paused)
-    messages.success(request, f"Memory is paused for {child.name}: the toys neither learn nor recall anything."
-                     if paused else f"Memory is on again for {child.name}.")
+    messages.success(request, (_("Memory is paused for %(name)s: the toys neither learn nor recall anything.")
+                               if paused else _("Memory is on again for %(name)s.")) % {"name": child.name})
     back = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(back)
@@ -82,7 +83,7 @@ def child_edit(request, child_id=None):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, f"Saved. {child.name}'s toy will know within seconds.")
+            messages.success(request, _("Saved. %(name)s's toy will know within seconds.") % {"name": child.name})
             return redirect("child_detail", child_id=child.pk)
     return render(request, "devices/child_form.html", {"form": form, "child": child})
 
@@ -101,7 +102,7 @@ def device_add(request):
             apply_error(form, exc)
             status = exc.extra.get("status", 400)
         else:
-            messages.success(request, f"{device} is paired.")
+            messages.success(request, _("%(toy)s is paired.") % {"toy": device})
             return redirect("toys:list")
     return render(request, "devices/device_pair.html", {"form": form},
                   status=400 if status == 200 and form.errors else status)
@@ -137,6 +138,6 @@ def device_assign(request, device_id):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, f"{device} is updated.")
+            messages.success(request, _("%(toy)s is updated.") % {"toy": device})
             return redirect("toys:list")
     return render(request, "devices/device_assign.html", {"form": form, "device": device})

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from django.utils.translation import gettext_lazy as _
 
 from memories import gateway
 from memories.gateway import PROFILE_KIND, MemoryRecord
@@ -32,19 +33,19 @@ class Category:
 
 
 DEFAULTS = (
-    Category("interests", "Interests",
+    Category("interests", _("Interests"),
              "Hobbies, games, toys, favourite animals, sports, music, books, shows and things the child likes."),
-    Category("family_friends", "Family & friends",
+    Category("family_friends", _("Family & friends"),
              "Parents, brothers, sisters, grandparents, pets, friends, classmates and the people the child knows."),
-    Category("routines", "Routines",
+    Category("routines", _("Routines"),
              "Daily routines: bedtime, waking up, meals, food, weekends, holidays and habits."),
-    Category("school_learning", "School & learning",
+    Category("school_learning", _("School & learning"),
              "School, teachers, homework, lessons, reading, maths, science and what the child is learning."),
-    Category("feelings", "Feelings",
+    Category("feelings", _("Feelings"),
              "Emotions and moods: happy, sad, scared, worried, angry, proud, fears and what comforts the child."),
-    Category("health_safety", "Health & safety",
+    Category("health_safety", _("Health & safety"),
              "Allergies, illness, medicine, doctors, injuries, diet restrictions and safety rules."),
-    Category("other", "Other", "Anything else."),
+    Category("other", _("Other"), "Anything else."),
 )
 
 _vectors: dict[tuple[str, ...], np.ndarray] = {}
@@ -68,7 +69,7 @@ def for_child(child) -> tuple[Category, ...]:
 
 
 def labels(categories: Iterable[Category]) -> dict[str, str]:
-    return {PROFILE_KEY: "Profile", **{c.key: c.label for c in categories}}
+    return {PROFILE_KEY: _("Profile"), **{c.key: c.label for c in categories}}
 
 
 def _category_vectors(categories: tuple[Category, ...]) -> np.ndarray:

@@ -2,13 +2,14 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from memories.gateway import KINDS, ListFilter
 from memories.models import MemoryFeedback
 from memories.services import MAX_REASON, MAX_TEXT
 
-SEARCH_MODES = [("semantic", "By meaning (semantic)"), ("text", "Exact words (text match)")]
-RATING_FILTERS = [("", "Any rating"), ("none", "Unrated"), *MemoryFeedback.Rating.choices]
+SEARCH_MODES = [("semantic", _("By meaning (semantic)")), ("text", _("Exact words (text match)"))]
+RATING_FILTERS = [("", _("Any rating")), ("none", _("Unrated")), *MemoryFeedback.Rating.choices]
 
 
 def _device_choices(child):
@@ -20,23 +21,23 @@ def _category_choices(categories):
 
 
 class MemoryFilterForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=200,
+    q = forms.CharField(label=_("Search"), required=False, max_length=200,
                         widget=forms.TextInput(attrs={"type": "search"}))
-    mode = forms.ChoiceField(label="Search type", choices=SEARCH_MODES, required=False)
-    category = forms.ChoiceField(required=False)
-    device = forms.ChoiceField(label="Toy", required=False)
-    kind = forms.ChoiceField(label="Source", required=False, choices=[("", "Any source"), *KINDS.items()])
-    rating = forms.ChoiceField(required=False, choices=RATING_FILTERS)
-    date_from = forms.DateField(label="Learned from", required=False,
+    mode = forms.ChoiceField(label=_("Search type"), choices=SEARCH_MODES, required=False)
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    device = forms.ChoiceField(label=_("Toy"), required=False)
+    kind = forms.ChoiceField(label=_("Source"), required=False, choices=[("", _("Any source")), *KINDS.items()])
+    rating = forms.ChoiceField(label=_("Rating"), required=False, choices=RATING_FILTERS)
+    date_from = forms.DateField(label=_("Learned from"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="Learned until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("Learned until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data, *, child, categories):
         super().__init__(data)
         self.child = child
-        self.fields["category"].choices = [("", "Any category"), *_category_choices(categories),
-                                           ("profile", "Profile")]
-        self.fields["device"].choices = [("", "All toys"), *_device_choices(child)]
+        self.fields["category"].choices = [("", _("Any category")), *_category_choices(categories),
+                                           ("profile", _("Profile"))]
+        self.fields["device"].choices = [("", _("All toys")), *_device_choices(child)]
 
     def value(self, name: str):
         """A cleaned value; an invalid field counts as not filtering."""
@@ -67,18 +68,18 @@ def _day_start(day) -> datetime:
 
 
 class MemoryTextForm(forms.Form):
-    text = forms.CharField(label="What the toy remembers", max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("What the toy remembers"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class MemoryAddForm(MemoryTextForm):
-    device = forms.ChoiceField(label="Toy", required=False)
-    category = forms.ChoiceField(required=False)
+    device = forms.ChoiceField(label=_("Toy"), required=False)
+    category = forms.ChoiceField(label=_("Category"), required=False)
 
     def __init__(self, *args, child, categories, **kwargs):
         super().__init__(*args, **kwargs)
         self.child = child
-        self.fields["device"].choices = [("", f"Every toy of {child.name}"), *_device_choices(child)]
-        self.fields["category"].choices = [("", "Let the portal choose"), *_category_choices(categories)]
+        self.fields["device"].choices = [("", _("Every toy of %(name)s") % {"name": child.name}), *_device_choices(child)]
+        self.fields["category"].choices = [("", _("Let the portal choose")), *_category_choices(categories)]
 
     def device_obj(self):
         chosen = self.cleaned_data.get("device")
@@ -86,8 +87,8 @@ class MemoryAddForm(MemoryTextForm):
 
 
 class RateForm(forms.Form):
-    rating = forms.ChoiceField(required=False, choices=[("", "No rating"), *MemoryFeedback.Rating.choices])
-    reason = forms.CharField(label="Reason (optional)", required=False, max_length=MAX_REASON)
+    rating = forms.ChoiceField(required=False, choices=[("", _("No rating")), *MemoryFeedback.Rating.choices])
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=MAX_REASON)
 
 
 class CategoryForm(forms.Form):
@@ -103,7 +104,7 @@ class DeleteAllForm(forms.Form):
 
     def __init__(self, *args, child, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["confirmation"].label = f"Type {child.name} to confirm"
+        self.fields["confirmation"].label = _("Type %(name)s to confirm") % {"name": child.name}
 
 
 class ExportForm(forms.Form):

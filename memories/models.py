@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.queue import QueueRow
 
@@ -9,9 +10,9 @@ class MemoryFeedback(models.Model):
     """A parent's rating of one memory. Also sent to the Mem0 Platform when that is the backend."""
 
     class Rating(models.TextChoices):
-        POSITIVE = "POSITIVE", "👍 Right"
-        NEGATIVE = "NEGATIVE", "👎 Wrong"
-        VERY_NEGATIVE = "VERY_NEGATIVE", "🚫 Never use"
+        POSITIVE = "POSITIVE", _("👍 Right")
+        NEGATIVE = "NEGATIVE", _("👎 Wrong")
+        VERY_NEGATIVE = "VERY_NEGATIVE", _("🚫 Never use")
 
     memory_id = models.CharField(max_length=64, unique=True)
     namespace = models.CharField(max_length=64, db_index=True)
@@ -54,12 +55,12 @@ class Conversation(QueueRow):
     dropped once processed; a conversation dropped when accepted is never queued."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        DROPPED = "dropped", "Dropped"
-        FAILED = "failed", "Failed — retrying"
-        DEAD = "dead", "Failed — support has been told"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        DROPPED = "dropped", _("Dropped")
+        FAILED = "failed", _("Failed — retrying")
+        DEAD = "dead", _("Failed — support has been told")
 
     # The child whose words these are (the toy may be moved or deleted before extraction).
     child = models.ForeignKey("devices.ChildProfile", on_delete=models.CASCADE, related_name="conversations")
@@ -87,18 +88,18 @@ class Job(QueueRow):
     (a ``portal.queue`` row; an export's file expires: ``expired``)."""
 
     class Kind(models.TextChoices):
-        EXPORT_JSON = "export_json", "JSON export"
-        EXPORT_CSV = "export_csv", "CSV export"
-        DELETE_MEMORIES = "delete_memories", "Delete memories"
-        EXPORT_HOUSEHOLD = "export_household", "Everything the household holds (JSON)"
+        EXPORT_JSON = "export_json", _("JSON export")
+        EXPORT_CSV = "export_csv", _("CSV export")
+        DELETE_MEMORIES = "delete_memories", _("Delete memories")
+        EXPORT_HOUSEHOLD = "export_household", _("Everything the household holds (JSON)")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed — retrying"
-        EXPIRED = "expired", "Expired"
-        DEAD = "dead", "Failed — support has been told"
+        PENDING = "pending", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed — retrying")
+        EXPIRED = "expired", _("Expired")
+        DEAD = "dead", _("Failed — support has been told")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     household = models.ForeignKey("devices.Household", on_delete=models.CASCADE, related_name="jobs")
@@ -125,21 +126,21 @@ class Job(QueueRow):
 
 class DeletionRequest(models.Model):
     class Scope(models.TextChoices):
-        CHILD = "child", "One child's data"
-        HOUSEHOLD = "household", "The whole household account"
+        CHILD = "child", _("One child's data")
+        HOUSEHOLD = "household", _("The whole household account")
 
     class State(models.TextChoices):
-        RECEIVED = "received", "Received"
-        VERIFIED = "verified", "Verified"
-        SCHEDULED = "scheduled", "Scheduled"
-        EXECUTING = "executing", "Executing"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", _("Received")
+        VERIFIED = "verified", _("Verified")
+        SCHEDULED = "scheduled", _("Scheduled")
+        EXECUTING = "executing", _("Executing")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
     class Channel(models.TextChoices):
-        PORTAL = "portal", "Portal"
-        EMAIL = "email", "Email"
-        PHONE = "phone", "Phone"
+        PORTAL = "portal", _("Portal")
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
 
     household = models.ForeignKey("devices.Household", null=True, on_delete=models.SET_NULL,
                                   related_name="deletion_requests")
@@ -182,19 +183,19 @@ class Erasure(QueueRow):
     find again."""
 
     class Scope(models.TextChoices):
-        MEMORIES = "memories", "All memories of one child (the profile stays)"
-        CHILD = "child", "One child and all their data"
-        HOUSEHOLD = "household", "A whole household"
-        ACCOUNT = "account", "A parent's account"
-        NAMESPACE = "namespace", "A memory space without a child (playground, unlinked toy)"
-        SELECTED = "selected", "Chosen memories of one child (retention)"
+        MEMORIES = "memories", _("All memories of one child (the profile stays)")
+        CHILD = "child", _("One child and all their data")
+        HOUSEHOLD = "household", _("A whole household")
+        ACCOUNT = "account", _("A parent's account")
+        NAMESPACE = "namespace", _("A memory space without a child (playground, unlinked toy)")
+        SELECTED = "selected", _("Chosen memories of one child (retention)")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Queued"
-        RUNNING = "running", "Erasing"
-        DONE = "done", "Erased and verified"
-        FAILED = "failed", "Failed — retrying"
-        DEAD = "dead", "Failed — support has been told"
+        PENDING = "pending", _("Queued")
+        RUNNING = "running", _("Erasing")
+        DONE = "done", _("Erased and verified")
+        FAILED = "failed", _("Failed — retrying")
+        DEAD = "dead", _("Failed — support has been told")
 
     reference = models.CharField(max_length=20, unique=True)
     scope = models.CharField(max_length=10, choices=Scope.choices)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import selectors
@@ -21,10 +22,10 @@ from portal.forms import apply_error
 
 class DeletionForm(forms.Form):
     scope = forms.ChoiceField(choices=DeletionRequest.Scope.choices, widget=forms.RadioSelect,
-                              label="What should be deleted?")
+                              label=_("What should be deleted?"))
     child = forms.ModelChoiceField(queryset=ChildProfile.objects.none(), required=False,
-                                   help_text="Only when deleting one child's data.")
-    confirm = forms.BooleanField(label="I understand that deleted memories cannot be recovered")
+                                   label=_("Child"), help_text=_("Only when deleting one child's data."))
+    confirm = forms.BooleanField(label=_("I understand that deleted memories cannot be recovered"))
 
     def __init__(self, *args, household, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,8 +46,8 @@ def deletion_new(request):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, f"Request #{req.pk} received. Support will confirm it is you, then delete "
-                                      f"everything by {day(req.due_at)}.")
+            messages.success(request, _("Request #%(n)s received. Support will confirm it is you, then delete "
+                                        "everything by %(day)s.") % {"n": req.pk, "day": day(req.due_at)})
             return redirect("privacy:deletion_detail", request_id=req.pk)
     return render(request, "memories/privacy_deletion_form.html",
                   {"form": form, "household": household, "due_days": settings.DELETION_DUE_DAYS})

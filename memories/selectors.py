@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import Max, QuerySet, Sum
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from devices.models import Device
 from devices.selectors import child_namespaces, households_for
@@ -114,8 +115,8 @@ class MemoryItem:
         return closeness(self.record.score)
 
 
-EVENT_LABELS = {"ADD": "Added", "UPDATE": "Changed", "DELETE": "Deleted", "RATE": "Rated",
-                "CATEGORY": "Category changed"}
+EVENT_LABELS = {"ADD": _("Added"), "UPDATE": _("Changed"), "DELETE": _("Deleted"), "RATE": _("Rated"),
+                "CATEGORY": _("Category changed")}
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class TimelineEntry:
         return EVENT_LABELS.get(self.event, self.event)
 
 
-UNCATEGORISED = "Uncategorised"  # until the memories_categorise task gives it one
+UNCATEGORISED = _("Uncategorised")  # until the memories_categorise task gives it one
 
 
 def _category_label(record: MemoryRecord, category_labels: dict[str, str]) -> str:

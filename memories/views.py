@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404, HttpResponse, StreamingHttpRespon
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices.selectors import child_for
@@ -138,8 +139,8 @@ def memory_edit(request: HtmxHttpRequest, child_id: int, memory_id: str) -> Http
             apply_error(form, exc)
         else:
             if request.htmx:
-                return _card(request, child, record, notice="Saved. The toy will use the corrected text.")
-            messages.success(request, "Saved. The toy will use the corrected text.")
+                return _card(request, child, record, notice=_("Saved. The toy will use the corrected text."))
+            messages.success(request, _("Saved. The toy will use the corrected text."))
             return _to_list(child, record.id)
     template = f"{LIST}#memory_form" if request.htmx else "memories/memory_edit.html"
     return render(request, template, {"child": child, "record": record, "form": form})
@@ -157,7 +158,7 @@ def memory_rate(request: HtmxHttpRequest, child_id: int, memory_id: str) -> Http
         services.memory_rate(actor=request.user, child=child, memory_id=memory_id, **form.cleaned_data)
     except ApplicationError as exc:
         return _action_error(request, child, memory_id, exc.message)
-    return _action_done(request, child, memory_id, "Rating saved." if form.cleaned_data["rating"] else "Rating removed.")
+    return _action_done(request, child, memory_id, _("Rating saved.") if form.cleaned_data["rating"] else _("Rating removed."))
 
 
 @require_POST
@@ -169,7 +170,7 @@ def memory_category(request: HtmxHttpRequest, child_id: int, memory_id: str) -> 
     if not form.is_valid():
         return _action_error(request, child, memory_id, "Choose one of the listed categories.")
     services.memory_set_category(actor=request.user, child=child, memory_id=memory_id, **form.cleaned_data)
-    return _action_done(request, child, memory_id, "Category changed.")
+    return _action_done(request, child, memory_id, _("Category changed."))
 
 
 def _action_done(request: HtmxHttpRequest, child, memory_id: str, notice: str) -> HttpResponse:
@@ -200,7 +201,7 @@ def memory_add(request, child_id):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, "Added. The toy can use it from its next conversation.")
+            messages.success(request, _("Added. The toy can use it from its next conversation."))
             return _to_list(child, record.id)
     return render(request, "memories/memory_add.html", {"child": child, "form": form})
 

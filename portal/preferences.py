@@ -102,10 +102,14 @@ class PreferencesMiddleware:
         zone = valid_zone(saved.get("tz")) or valid_zone(request.COOKIES.get(TZ_COOKIE))
         language = valid_language(saved.get("lang"))
         if language:
-            translation.activate(language)
             request.LANGUAGE_CODE = language
-        with timezone.override(zone):  # None: settings.TIME_ZONE
-            return self.get_response(request)
+        # Overrides, not activations: nothing of this request's zone or language stays with
+        # the thread afterwards.
+        with timezone.override(zone), translation.override(language or translation.get_language()):
+            response = self.get_response(request)
+            if language:
+                response.headers["Content-Language"] = language
+        return response
 
 
 # -- the weekly digest's unsubscribe link: signed, no login, no expiry ----------------------------

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext_lazy as _
+
 from portal.errors import ServiceUnavailable
 
 PROFILE_KIND = "child_profile"
 PARENT_KIND = "parent"
 LEARNED_KIND = "learned"
-KINDS = {PROFILE_KIND: "Profile", LEARNED_KIND: "Learned from conversations", PARENT_KIND: "Added by a parent"}
+KINDS = {PROFILE_KIND: _("Profile"), LEARNED_KIND: _("Learned from conversations"), PARENT_KIND: _("Added by a parent")}
 
 
 class Mem0Unavailable(ServiceUnavailable):

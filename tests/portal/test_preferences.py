@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from portal import dates
 from portal.models import AuditEvent, Preferences
@@ -91,6 +91,6 @@ def test_the_browsers_language_is_used_until_one_is_chosen(family, client):
                                                  ("Asia/Kolkata", "6 Mar 2026, 01:30 IST")])
 def test_one_format_for_a_moment_and_a_day(zone, expected):
     moment = datetime(2026, 3, 5, 20, 0, tzinfo=UTC)
-    with timezone.override(zone):
+    with timezone.override(zone), translation.override("en"):
         assert dates.when(moment) == expected
         assert dates.day(moment) == expected.split(",")[0]
