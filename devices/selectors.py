@@ -3,11 +3,12 @@ directly: an object outside the user's households is simply not found (404)."""
 
 import calendar
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from devices.models import ChildProfile, Device, Household, ProfileSync
+from portal.access import STAFF_ROLES, role_of
 
 
 def households_for(user) -> QuerySet[Household]:
@@ -68,3 +69,24 @@ def children_with_birthday_today() -> QuerySet[ChildProfile]:
         born_feb29 = ChildProfile.objects.filter(birth_date__month=2, birth_date__day=29)
         return ChildProfile.objects.filter(birth_date__month=3, birth_date__day=1) | born_feb29
     return ChildProfile.objects.filter(birth_date__month=today.month, birth_date__day__in=days)
+
+
+def households_search(user, query: str) -> QuerySet[Household]:
+    """Support's search: by household, parent, toy MAC or child name (staff only)."""
+    query = (query or "").strip()
+    if not query or role_of(user) not in STAFF_ROLES:
+        return Household.objects.none()
+    return (Household.objects.filter(
+        Q(name__icontains=query) | Q(memberships__user__email__icontains=query)
+        | Q(memberships__user__username__icontains=query) | Q(devices__mac__icontains=query.lower())
+        | Q(children__name__icontains=query)
+    ).distinct().annotate(n_devices=Count("devices", distinct=True), n_children=Count("children", distinct=True))
+        .order_by("name", "id")[:50])
+
+
+def household_for_staff(user, pk) -> Household:
+    """Any household, for support and admins (404 for anyone else)."""
+    household = Household.objects.filter(pk=pk).first() if role_of(user) in STAFF_ROLES else None
+    if household is None:
+        raise Http404("No such household.")
+    return household

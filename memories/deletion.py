@@ -35,6 +35,7 @@ from portal import queue as queue_rows
 from portal.access import STAFF_ROLES, Role, role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
+from portal.models import AuditEvent
 
 log = logging.getLogger(__name__)
 State = DeletionRequest.State
@@ -65,6 +66,16 @@ def request_for(user, pk) -> DeletionRequest:
     if found is None:
         raise Http404("No such deletion request.")
     return found
+
+
+def request_for_staff(user, pk) -> DeletionRequest:
+    """One request as support sees it (every household's)."""
+    return request_for(user, pk)
+
+
+def request_events(req: DeletionRequest):
+    """The request's own activity (ids and counts, never memory text), newest first."""
+    return AuditEvent.objects.filter(detail__request_id=req.pk).select_related("actor")[:50]
 
 
 def queue(*, show_all: bool = False) -> QuerySet[DeletionRequest]:

@@ -7,21 +7,20 @@ from datetime import datetime, time
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices.consent import consent_states
-from devices.models import ChildProfile, Household
+from devices.models import ChildProfile
+from devices.selectors import household_for_staff, households_search
 from memories import deletion
 from memories.models import DeletionRequest
 from portal.access import support_required
 from portal.errors import ApplicationError
 from portal.forms import apply_error
 from portal.middleware import HtmxHttpRequest
-from portal.models import AuditEvent
 
 Channel = DeletionRequest.Channel
 
@@ -66,14 +65,13 @@ def queue(request):
 def _detail_context(req, verify_form=None):
     return {"req": req, "verify_form": verify_form or VerifyForm(), "receipt_rows": deletion.receipt_rows(req),
             "stuck": deletion.is_stuck(req),
-            "events": AuditEvent.objects.filter(detail__request_id=req.pk).select_related("actor")[:50]}
+            "events": deletion.request_events(req)}
 
 
 @require_GET
 @support_required
 def request_detail(request: HtmxHttpRequest, request_id: int) -> HttpResponse:
-    req = get_object_or_404(DeletionRequest.objects.select_related("household", "requested_by", "verified_by"),
-                            pk=request_id)
+    req = deletion.request_for_staff(request.user, request_id)
     template = "memories/support_request.html#state" if request.htmx else "memories/support_request.html"
     return render(request, template, _detail_context(req))
 
@@ -88,7 +86,7 @@ TRANSITIONS = {
 @require_POST
 @support_required
 def request_transition(request: HtmxHttpRequest, request_id: int, action: str) -> HttpResponse:
-    req = get_object_or_404(DeletionRequest, pk=request_id)
+    req = deletion.request_for_staff(request.user, request_id)
     form = VerifyForm(request.POST) if action == "verify" else None
     try:
         if form is not None:
@@ -119,21 +117,14 @@ def request_transition(request: HtmxHttpRequest, request_id: int, action: str) -
 @support_required
 def households(request):
     query = (request.GET.get("q") or "").strip()[:100]
-    found = Household.objects.none()
-    if query:
-        found = (Household.objects.filter(
-            Q(name__icontains=query) | Q(memberships__user__email__icontains=query)
-            | Q(memberships__user__username__icontains=query) | Q(devices__mac__icontains=query.lower())
-            | Q(children__name__icontains=query)
-        ).distinct().annotate(n_devices=Count("devices", distinct=True), n_children=Count("children", distinct=True))
-            .order_by("name", "id")[:50])
+    found = households_search(request.user, query)
     return render(request, "memories/support_households.html", {"query": query, "households": found})
 
 
 @require_GET
 @support_required
 def household_detail(request, household_id):
-    household = get_object_or_404(Household, pk=household_id)
+    household = household_for_staff(request.user, household_id)
     return render(request, "memories/support_household.html", {
         "household": household,
         "members": household.memberships.select_related("user").order_by("created_at"),
@@ -150,7 +141,7 @@ def household_detail(request, household_id):
 @require_http_methods(["GET", "POST"])
 @support_required
 def request_log(request, household_id):
-    household = get_object_or_404(Household, pk=household_id)
+    household = household_for_staff(request.user, household_id)
     form = LogRequestForm(request.POST or None, household=household,
                           initial={"received_on": timezone.localdate(), "scope": DeletionRequest.Scope.CHILD})
     if request.method == "POST" and form.is_valid():
