@@ -44,6 +44,7 @@ from memories.gateway.records import (
 POOL_TIMEOUT = 5.0  # fail within seconds when the database is away (psycopg_pool waits 30 s)
 EXACT_MAX = 2_000  # namespaces up to this size are ranked exactly by comparing every row
 CANDIDATES = 100  # HNSW candidates re-ranked exactly for a larger namespace
+HNSW_MIN_SHARE = 0.02  # ... when it is at least this share of the store (see LocalGateway._hnsw_pays)
 SIZE_TTL = 60.0  # seconds a namespace's (capped) size is remembered for choosing the plan
 
 # Keys in a memory's payload that are Mem0's own; everything else is metadata.
@@ -103,6 +104,7 @@ class LocalGateway:
         self._pool = None
         self._lock = threading.Lock()
         self._sizes: dict[str, tuple[int, float]] = {}
+        self._rows: tuple[float, float] = (0.0, 0.0)  # the store's estimated rows, until when
 
     # -- construction ----------------------------------------------------------------
     @staticmethod
@@ -357,8 +359,9 @@ class LocalGateway:
                flt: ListFilter | None = None) -> list[MemoryRecord]:
         """Ranked by cosine similarity inside the namespaces, as an exact ranking would rank.
 
-        A namespace of up to ``EXACT_MAX`` memories is ranked exactly: its rows come through
-        the namespace index and are all compared. A larger one takes ``CANDIDATES`` candidates
+        A namespace of up to ``EXACT_MAX`` memories (or a small share of the store) is ranked
+        exactly: its rows come through the namespace index and are all compared. A larger one
+        takes ``CANDIDATES`` candidates
         from the HNSW index (iterative scan, so the namespace filter cannot starve it) and
         re-ranks them by their exact distance; when the scan brings fewer candidates than
         asked for (it stopped at ``hnsw.max_scan_tuples``, or the filter left few), the exact
@@ -368,7 +371,7 @@ class LocalGateway:
         vector = _vector_literal(self._run(self.embed, query))
         where, params = self._where(namespaces, flt)
         candidates = max(CANDIDATES, 4 * limit)
-        if len(namespaces) == 1 and self._namespace_size(namespaces[0]) > EXACT_MAX:
+        if len(namespaces) == 1 and self._hnsw_pays(namespaces[0]):
             rows = self._run(self._hnsw_candidates, vector, where, params, candidates)
             if len(rows) >= candidates:
                 rows.sort(key=lambda r: r[2], reverse=True)
@@ -405,6 +408,30 @@ class LocalGateway:
         iteratively until ``candidates`` rows pass the filters, in exact distance order."""
         return (f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {int(candidates)}; "
                 "SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off")
+
+    def _hnsw_pays(self, namespace: str) -> bool:
+        """Above ``EXACT_MAX`` memories, when the namespace is at least ``HNSW_MIN_SHARE`` of
+        the store: a filtered HNSW scan visits about ``CANDIDATES / share`` rows to find its
+        candidates, so for a small share reading the namespace's own rows is cheaper (and
+        the scan would stop at ``hnsw.max_scan_tuples`` before finding them)."""
+        size = self._namespace_size(namespace)
+        return size > EXACT_MAX and size >= HNSW_MIN_SHARE * self._store_size()
+
+    def _store_size(self) -> float:
+        """The planner's row estimate of the whole store (VACUUM / ANALYZE keep it), cached."""
+        now = time.monotonic()
+        if self._rows[1] > now:
+            return self._rows[0]
+
+        def run():
+            with self._cursor() as cur:
+                cur.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)",
+                            [schema.quoted(self.collection)])
+                row = cur.fetchone()
+                return float(row[0]) if row else 0.0
+
+        self._rows = (max(self._run(run), 0.0), now + SIZE_TTL)
+        return self._rows[0]
 
     def _namespace_size(self, namespace: str) -> int:
         """How many memories the namespace holds, counted up to ``EXACT_MAX + 1`` through the

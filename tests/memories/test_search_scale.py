@@ -1,7 +1,9 @@
 """Search in a namespace above ``EXACT_MAX`` memories takes HNSW candidates (iterative scan)
 and re-ranks them exactly, and still finds exactly what an exact ranking finds
-(recall@10 = 1.0), next to other namespaces of similar text."""
+(recall@10 = 1.0), next to other namespaces of similar text; a namespace that is a small
+share of the store is ranked exactly."""
 
+import time
 import uuid
 
 import numpy as np
@@ -73,3 +75,15 @@ def test_a_large_namespace_takes_hnsw_candidates_with_recall_one(gw, large_child
         truth, kth = exact_top(parent_vectors, parent_ids, np.asarray(gw.embed(query), dtype=np.float32), 10)
         assert len(found) == 10 and {r.id for r in found} <= set(parent_ids)
         assert not misses(found, truth, kth)
+
+    # The same namespace as a small share of a (much) larger store: ranked exactly, no HNSW.
+    before = len(calls)
+    gw._rows = (CHILD_SIZE / local.HNSW_MIN_SHARE * 2, time.monotonic() + 600)
+    try:
+        for query in queries[:5]:
+            found = gw.search([ns], query, limit=10)
+            truth, kth = exact_top(vectors, ids, np.asarray(gw.embed(query), dtype=np.float32), 10)
+            assert len(found) == 10 and not misses(found, truth, kth)
+    finally:
+        gw._rows = (0.0, 0.0)
+    assert len(calls) == before
