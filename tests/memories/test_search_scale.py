@@ -12,7 +12,18 @@ import pytest
 from memories.bench import corpus
 from memories.gateway import PARENT_KIND, ListFilter, local
 
-CHILD_SIZE = local.EXACT_MAX + 500
+TEST_EXACT_MAX = 2_000  # the path's threshold in these tests (the same code as above 20,000)
+CHILD_SIZE = TEST_EXACT_MAX + 500
+
+
+@pytest.fixture(autouse=True)
+def _smaller_threshold(monkeypatch, gw):
+    """The threshold lowered, and the store's size as this test's rows make it (the session's
+    collection also holds other tests' rows)."""
+    monkeypatch.setattr(local, "EXACT_MAX", TEST_EXACT_MAX)
+    gw._rows = (CHILD_SIZE + 4_000, time.monotonic() + 3600)
+    yield
+    gw._rows = (0.0, 0.0)
 
 
 def namespace() -> str:
@@ -85,5 +96,5 @@ def test_a_large_namespace_takes_hnsw_candidates_with_recall_one(gw, large_child
             truth, kth = exact_top(vectors, ids, np.asarray(gw.embed(query), dtype=np.float32), 10)
             assert len(found) == 10 and not misses(found, truth, kth)
     finally:
-        gw._rows = (0.0, 0.0)
+        gw._rows = (CHILD_SIZE + 4_000, time.monotonic() + 3600)
     assert len(calls) == before
