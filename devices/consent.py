@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from devices.models import ChildProfile, Consent, ConsentVerification
 from portal.access import STAFF_ROLES, role_of
@@ -60,7 +61,7 @@ def offered_purposes() -> list[str]:
 
 def purpose_label(purpose: str) -> str:
     if purpose == Purpose.LLM:
-        return f"Conversations are sent to {llm_provider_name()} to find what to remember"
+        return _("Conversations are sent to %(provider)s to find what to remember") % {"provider": llm_provider_name()}
     return Purpose(purpose).label
 
 

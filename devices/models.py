@@ -56,7 +56,8 @@ class Household(models.Model):
     # Learned memories older than this many months are erased daily (None: until a parent deletes).
     retention_months = models.PositiveSmallIntegerField(
         "keep learned memories for", null=True, blank=True, default=12,
-        choices=[(3, "3 months"), (6, "6 months"), (12, "12 months"), (18, "18 months"), (None, "Until I delete them")])
+        choices=[(3, _("3 months")), (6, _("6 months")), (12, _("12 months")), (18, _("18 months")),
+                 (None, _("Until I delete them"))])
     # Closed by a parent, or found inactive: memory stops, everything is erased after erase_after.
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=10, blank=True)  # "parent" / "inactive"

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from devices import consent
@@ -18,8 +19,8 @@ from portal.forms import apply_error
 
 
 class ConsentForm(forms.Form):
-    signer_name = forms.CharField(label="Your full name (as you will sign the form)", max_length=120)
-    purposes = forms.MultipleChoiceField(label="I consent to", widget=forms.CheckboxSelectMultiple)
+    signer_name = forms.CharField(label=_("Your full name (as you will sign the form)"), max_length=120)
+    purposes = forms.MultipleChoiceField(label=_("I consent to"), widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -27,22 +28,22 @@ class ConsentForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    form = forms.FileField(label="The signed form (PDF, PNG or JPEG, up to 5 MB)")
+    form = forms.FileField(label=_("The signed form (PDF, PNG or JPEG, up to 5 MB)"))
 
 
 class WithdrawForm(forms.Form):
-    what = forms.ChoiceField(label="What do you withdraw?", widget=forms.RadioSelect, choices=[
-        ("all", "Everything: the toy stops remembering now"),
-        ("llm", "Only sending conversations to the LLM provider: the toy stops learning, keeps what it knows"),
+    what = forms.ChoiceField(label=_("What do you withdraw?"), widget=forms.RadioSelect, choices=[
+        ("all", _("Everything: the toy stops remembering now")),
+        ("llm", _("Only sending conversations to the LLM provider: the toy stops learning, keeps what it knows")),
     ])
-    choice = forms.ChoiceField(label="And the memories the toy has now?", widget=forms.RadioSelect, required=False,
+    choice = forms.ChoiceField(label=_("And the memories the toy has now?"), widget=forms.RadioSelect, required=False,
                                choices=consent.Withdrawal.choices[:2])
-    confirmation = forms.CharField(label="To erase, type the child's name", required=False, max_length=60)
+    confirmation = forms.CharField(label=_("To erase, type the child's name"), required=False, max_length=60)
 
     def __init__(self, *args, child, **kwargs):
         super().__init__(*args, **kwargs)
         self.child = child
-        self.fields["confirmation"].label = f"To erase, type {child.name} to confirm"
+        self.fields["confirmation"].label = _("To erase, type %(name)s to confirm") % {"name": child.name}
 
     def clean(self):
         data = super().clean()
@@ -122,7 +123,7 @@ def withdraw(request, child_id):
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    note = forms.CharField(required=False, max_length=300, label="Note to the parent (needed to reject)")
+    note = forms.CharField(required=False, max_length=300, label=_("Note to the parent (needed to reject)"))
 
 
 @require_GET

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devices import selectors
@@ -19,7 +20,7 @@ CHOICES = [("" if v is None else str(v), label) for v, label in Household._meta.
 
 
 class RetentionForm(forms.Form):
-    months = forms.ChoiceField(label="Keep what the toy learns for", choices=CHOICES, required=False)
+    months = forms.ChoiceField(label=_("Keep what the toy learns for"), choices=CHOICES, required=False)
 
 
 class CloseForm(forms.Form):

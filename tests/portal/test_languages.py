@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -111,7 +112,9 @@ def parent_pages(family, gw):
             reverse("memories:export", args=[child]), reverse("memories:delete_all", args=[child]),
             reverse("memories:detail", args=[child, record.id]), reverse("memories:activity"),
             reverse("household:detail"), reverse("privacy:overview"), reverse("privacy:deletion_new"),
-            reverse("account"), reverse("child_edit", args=[child]), reverse("toys:list")]
+            reverse("account"), reverse("child_edit", args=[child]), reverse("toys:list"),
+            reverse("consent:child", args=[child]), reverse("keeping:page"),
+            reverse("memories:toy_earlier", args=[family.device_a.pk])]
 
 
 @pytest.mark.parametrize("language", ["hi", "zh-hans"])
@@ -119,7 +122,8 @@ def test_parent_pages_in_hindi_and_chinese_keep_no_english_sentence(language, fa
     Preferences.objects.create(user=family.parent_a, language=language, time_zone="Asia/Kolkata")
     client.force_login(family.parent_a)
     allowed = {"Rahul", "Robot", "Family", "Buddy", "games, sports, science", family.parent_a.email, family.parent_a2.email,
-               "Rahul loves pizza with olives", "Late Elementary", "Asia/Kolkata"}
+               "Rahul loves pizza with olives", "Late Elementary", "Asia/Kolkata",
+               settings.LLM_PROVIDER_NAME}  # the operator's name for its provider
     found = {}
     for url in parent_pages:
         response = client.get(url)
