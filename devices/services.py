@@ -160,6 +160,7 @@ def invitation_create(*, actor, household: Household, email: str, accept_url) ->
     from django.core.mail import send_mail
     from django.core.validators import validate_email
     from django.utils import timezone
+    from django.utils.translation import gettext
 
     from devices.models import Invitation
 
@@ -180,10 +181,14 @@ def invitation_create(*, actor, household: Household, email: str, accept_url) ->
                                                invited_by=actor, expires_at=timezone.now() + timedelta(days=days))
         audit(actor=actor, action="household.invite", household=household, invitation_id=invitation.pk)
         inviter = actor.get_full_name() or actor.email or actor.username
-        body = (f"{inviter} invites you to see and control what the toy remembers about the children of "
-                f"\"{household.name}\" in the Memory portal.\n\nAccept the invitation here (valid for {days} days):\n"
-                f"{accept_url(raw)}\n\nIf you did not expect this, ignore this email.\n")
-        transaction.on_commit(lambda: send_mail("You are invited to the Memory portal", body, None, [email]))
+        # In the inviting parent's language (the one active for their request).
+        body = gettext(
+            "%(inviter)s invites you to see and control what the toy remembers about the children of "
+            "\"%(household)s\" in the Memory portal.\n\nAccept the invitation here (valid for %(days)s days):\n"
+            "%(url)s\n\nIf you did not expect this, ignore this email.\n"
+        ) % {"inviter": inviter, "household": household.name, "days": days, "url": accept_url(raw)}
+        subject = gettext("You are invited to the Memory portal")
+        transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
     return invitation
 
 

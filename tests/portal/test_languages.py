@@ -151,3 +151,18 @@ def test_the_digest_comes_in_the_parents_language(family, gw):
     assert digest.digest_send(family.parent_a.pk, now=now)
     (message,) = mail.outbox
     assert message.subject == "इस हफ़्ते: खिलौनों ने क्या सीखा" and "नमस्ते" in message.body
+
+
+def test_the_invitation_and_password_reset_emails_come_in_the_senders_language(
+        family, client, django_capture_on_commit_callbacks):
+    Preferences.objects.create(user=family.parent_a, language="zh-hans")
+    client.force_login(family.parent_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("household:invite"), {"email": "grandma@example.test"}).status_code == 302
+    (invitation,) = mail.outbox
+    assert invitation.subject == "您受邀加入记忆门户" and "接受邀请" in invitation.body
+    client.logout()
+    mail.outbox.clear()
+    client.post(reverse("password_reset"), {"email": family.parent_b.email}, HTTP_ACCEPT_LANGUAGE="hi")
+    (reset,) = mail.outbox
+    assert reset.subject == "अपना मेमोरी पोर्टल पासवर्ड रीसेट करें" and "नया पासवर्ड यहाँ चुनें" in reset.body
