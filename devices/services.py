@@ -2,11 +2,20 @@
 writes a ``ProfileSync`` queue row in the same transaction; the memories room's worker
 pushes it into Mem0."""
 
-from datetime import date
+import hashlib
+import secrets
+from datetime import date, timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from devices.models import (
     Agent,
@@ -19,6 +28,7 @@ from devices.models import (
     ProfileSync,
     normalize_mac,
 )
+from portal.access import Role, role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
 from portal.queue import enqueue_on_commit
@@ -145,24 +155,12 @@ INVITATION_TTL_DAYS = 7
 
 
 def _invitation_hash(raw: str) -> str:
-    import hashlib
-
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def invitation_create(*, actor, household: Household, email: str, accept_url) -> Invitation:
     """Invite a parent by email. ``accept_url(token)`` builds the absolute link; only the
     token's hash is stored, and the email goes out once the invitation is committed."""
-    import secrets
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.core.mail import send_mail
-    from django.core.validators import validate_email
-    from django.utils import timezone
-    from django.utils.translation import gettext
-
-    from devices.models import Invitation
 
     email = (email or "").strip().lower()
     try:
@@ -194,7 +192,6 @@ def invitation_create(*, actor, household: Household, email: str, accept_url) ->
 
 def invitation_lookup(raw: str) -> Invitation | None:
     """The invitation behind a token from an email link (usable or not), or None."""
-    from devices.models import Invitation
 
     if not raw or len(raw) > 200:
         return None
@@ -203,10 +200,6 @@ def invitation_lookup(raw: str) -> Invitation | None:
 
 def invitation_accept(*, invitation, user) -> Membership:
     """Join the household, once, before expiry, as the person it was sent to."""
-    from django.utils import timezone
-
-    from devices.models import Invitation
-    from portal.access import Role, role_of
 
     if role_of(user) != Role.PARENT:
         raise ApplicationError("Staff accounts cannot join a household.", code="wrong_role")
@@ -227,8 +220,6 @@ def invitation_accept(*, invitation, user) -> Membership:
 
 def invitation_accept_new_user(*, invitation: Invitation, password: str) -> AbstractBaseUser:
     """Create the account the invitation was sent to (strong password), then join."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.password_validation import validate_password
 
     User = get_user_model()
     if not invitation.is_usable:

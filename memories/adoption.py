@@ -25,6 +25,7 @@ from memories.gateway import LEARNED_KIND
 from memories.models import Erasure, MemoryChange
 from portal.audit import audit
 from portal.errors import ApplicationError
+from portal.queue import enqueue_on_commit
 
 ADOPT_LOCK = 73_010  # pg_advisory_lock class: one adoption per toy at a time
 
@@ -53,12 +54,10 @@ def earlier_adopt(*, actor, device: Device) -> None:
         raise ApplicationError("Link the toy to a child first: its memories would be that child's.", field="device")
     if earlier_erasing(device) or not earlier_count(device):
         raise ApplicationError("There is nothing from before to adopt (any more).", field="device")
-    from memories import tasks
-
     with transaction.atomic():
         audit(actor=actor, action="memory.adopt_start", household=device.household, child=device.child,
               device_id=device.pk)
-        tasks.toy_memories_adopt.delay_on_commit(device.pk, device.child_id, actor.pk)
+        enqueue_on_commit("memories.tasks.toy_memories_adopt", device.pk, device.child_id, actor.pk)
 
 
 def earlier_erase(*, actor, device: Device) -> Erasure:
@@ -86,9 +85,7 @@ def adopt_run(device_id: int, child_id: int, actor_id: int | None) -> int:
         audit(actor=actor, action="memory.adopt", household=device.household, child=device.child, count=copied,
               device_id=device.pk)
         if copied:
-            from memories import tasks
-
-            tasks.memories_categorise.delay_on_commit(child_id)  # after commit; a task without a row
+            enqueue_on_commit("memories.tasks.memories_categorise", child_id)  # after commit; a task without a row
         return copied
     finally:
         _unlock(device_id)

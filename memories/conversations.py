@@ -34,6 +34,7 @@ from memories.gateway import (
 from memories.models import Conversation, MemoryChange, MemoryUsage
 from portal import queue
 from portal.errors import ApplicationError
+from portal.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 State = Conversation.State
@@ -266,9 +267,7 @@ def conversation_accept(*, device: Device, messages: list[dict], idempotency_key
 
 
 def _enqueue(conversation_id: int) -> None:
-    from memories import tasks
-
-    tasks.conversation_extract.delay_on_commit(conversation_id)
+    enqueue_on_commit("memories.tasks.conversation_extract", conversation_id)
 
 
 def _drop(conversation: Conversation, reason: str) -> None:
@@ -349,6 +348,4 @@ def _categorise(ids: list[str], agent, child_id: int | None) -> None:
     except Exception:  # the memories_categorise task gives them one (retried, with backoff)
         log.warning("categorising new memories failed", exc_info=True)
         if child_id is not None:
-            from memories.tasks import memories_categorise
-
-            memories_categorise.delay_on_commit(child_id)
+            enqueue_on_commit("memories.tasks.memories_categorise", child_id)

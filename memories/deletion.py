@@ -36,6 +36,7 @@ from portal.access import STAFF_ROLES, Role, role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
 from portal.models import AuditEvent
+from portal.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 State = DeletionRequest.State
@@ -195,9 +196,7 @@ def request_schedule(*, actor, req: DeletionRequest) -> DeletionRequest:
 
 
 def _enqueue(req: DeletionRequest) -> None:
-    from memories import tasks
-
-    tasks.deletion_execute.delay_on_commit(req.pk)
+    enqueue_on_commit("memories.tasks.deletion_execute", req.pk)
 
 
 def request_execute(*, actor, req: DeletionRequest) -> DeletionRequest:

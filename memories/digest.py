@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
@@ -57,15 +58,13 @@ def due(prefs: Preferences, now: datetime) -> bool:
 
 def digests_send_due(*, now: datetime | None = None) -> int:
     """Enqueue the digests that are due; returns how many."""
-    from memories import tasks
-
     now = now or timezone.now()
     rows = Preferences.objects.filter(digest_weekly=True, user__is_active=True).filter(
         Q(digest_sent_at__isnull=True) | Q(digest_sent_at__lt=now - MIN_GAP))
     count = 0
     for prefs in rows.iterator():
         if due(prefs, now):
-            tasks.digest_send.delay(prefs.user_id)
+            current_app.send_task("memories.tasks.digest_send", args=[prefs.user_id])
             count += 1
     return count
 

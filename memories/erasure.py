@@ -27,16 +27,18 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import psycopg
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from devices.guards import erase_allowed
 from devices.models import ChildProfile, Device, Household, Membership, ProfileSync
 from devices.services import profile_sync_enqueue
-from memories import gateway
+from memories import gateway, services
 from memories.models import Conversation, Erasure, Job, MemoryChange, MemoryFeedback, MemoryUsage
 from portal import queue
 from portal.audit import audit
@@ -90,8 +92,6 @@ def erasures_for(user):
 
 
 def erasure_for(user, reference: str) -> Erasure:
-    from django.http import Http404
-
     found = erasures_for(user).filter(reference=(reference or "").upper()).first()
     if found is None:
         raise Http404("No such erasure.")
@@ -316,8 +316,6 @@ def _purge(gw, plan: _Plan, ids: dict) -> None:
 
 
 def _remove_rows(plan: _Plan, erasure: Erasure) -> None:
-    from memories import services
-
     rows = _our_rows(plan, erasure)
     for job in rows["exports"].exclude(file_path=""):
         services.export_file_remove(job)  # the file (memory text) first, then the row
@@ -360,8 +358,6 @@ def _vacuum_ours() -> None:
     """Our tables that held children's words (conversations, rating reasons): deleted rows
     leave the heap now, not at the next autovacuum. A separate autocommit connection, as
     VACUUM cannot run inside a transaction."""
-    import psycopg
-    from django.db import connection
 
     tables = [Conversation._meta.db_table, MemoryFeedback._meta.db_table]
     params = {k: v for k, v in connection.get_connection_params().items() if k not in ("cursor_factory", "context")}

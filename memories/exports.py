@@ -41,11 +41,12 @@ from django.core.files.storage import Storage, storages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from devices.models import Device
+from devices.models import Consent, ConsentVerification, Device, Invitation, Membership
 from devices.selectors import child_namespaces
 from memories import categories, gateway, selectors
 from memories.gateway import MemoryRecord
-from memories.models import MemoryChange, MemoryFeedback
+from memories.models import DeletionRequest, Erasure, MemoryChange, MemoryFeedback
+from portal.models import AuditEvent, Preferences
 
 SCHEMA = "memory-portal.child-export"
 VERSION = 1
@@ -239,10 +240,6 @@ def _dump(value) -> str:
 
 
 def _household_head(household) -> dict:
-    from devices.models import Consent, ConsentVerification, Invitation, Membership
-    from memories.models import DeletionRequest, Erasure
-    from portal.models import Preferences
-
     members = list(Membership.objects.filter(household=household).select_related("user").order_by("created_at"))
     prefs = {p.user_id: p for p in Preferences.objects.filter(user_id__in=[m.user_id for m in members])}
     return {
@@ -277,8 +274,6 @@ def _household_head(household) -> dict:
 
 
 def _activity(household) -> Iterator[dict]:
-    from portal.models import AuditEvent
-
     events = AuditEvent.objects.filter(household=household).select_related("actor").order_by("created_at", "id")
     for e in events.iterator(chunk_size=BATCH):
         yield {"at": _iso(e.created_at), "who": e.actor_label, "action": e.action, "action_label": e.action_label,

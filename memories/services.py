@@ -22,6 +22,7 @@ from portal import queue
 from portal.access import role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
+from portal.queue import enqueue_on_commit
 
 MAX_TEXT = 2000
 MAX_REASON = 300
@@ -110,9 +111,7 @@ def memory_rate(*, actor, child, memory_id: str, rating: str | None, reason: str
     try:
         feedback_mirror(memory_id=record.id)
     except Mem0Unavailable:
-        from memories import tasks
-
-        tasks.feedback_mirror.delay_on_commit(record.id)
+        enqueue_on_commit("memories.tasks.feedback_mirror", record.id)
     return feedback
 
 
@@ -301,17 +300,13 @@ def export_expires_at() -> datetime:
 def _job_start(*, actor, child, kind: str, total: int, params: dict, not_before: datetime | None = None) -> Job:
     """A job, sent to the workers once committed; with ``not_before`` (an undo window) the
     message waits until then (``eta``) and the worker's claim checks the time again."""
-    from memories import tasks
-
     with transaction.atomic():
         job = Job.objects.create(kind=kind, household=child.household, child=child, created_by=actor,
                                  total=total, params=params, **({"next_attempt_at": not_before} if not_before else {}))
         action = "export.start" if kind in EXPORT_KINDS else "memory.delete_start"
         audit(actor=actor, action=action, child=child, count=total, job_id=job.pk, kind=kind)
-        if not_before and not_before > timezone.now():
-            transaction.on_commit(lambda: tasks.job_run.apply_async((job.pk,), eta=not_before))
-        else:
-            tasks.job_run.delay_on_commit(job.pk)
+        later = not_before if not_before and not_before > timezone.now() else None
+        enqueue_on_commit("memories.tasks.job_run", job.pk, eta=later)
     return job
 
 
@@ -339,18 +334,14 @@ def job_run(job_id: int) -> None:
 def household_export_start(*, actor, household) -> Job:
     """Everything the household holds, as one JSON file (GDPR access and portability),
     prepared by a job; the download works for the household's members until it expires."""
-    from memories import tasks
-
     with transaction.atomic():
         job = Job.objects.create(kind=Job.Kind.EXPORT_HOUSEHOLD, household=household, created_by=actor)
         audit(actor=actor, action="export.start", household=household, job_id=job.pk, kind=job.kind)
-        tasks.job_run.delay_on_commit(job.pk)
+        enqueue_on_commit("memories.tasks.job_run", job.pk)
     return job
 
 
 def _household_export_run(job: Job) -> None:
-    from memories import exports
-
     namespaces = [c.namespace for c in job.household.children.all()]
     total = gateway.get().count(namespaces) if namespaces else 0
     _progress(job, total=total, done=0)
@@ -364,8 +355,6 @@ def _progress(job: Job, **values) -> None:
 
 
 def _export_run(job: Job) -> None:
-    from memories import exports
-
     fmt = job.params.get("format", "json")
     total = _memory_count(job.child)
     _progress(job, total=total, done=0)

@@ -7,8 +7,22 @@ retried by Celery: a failure is recorded on the row with when it is due again, a
 Tasks without a row retry while Mem0 is unreachable, with Celery's backoff."""
 
 from celery import shared_task
+from django.db import transaction
 
-from memories import sync
+from devices.models import ChildProfile
+from devices.selectors import children_with_birthday_today
+from devices.services import profile_sync_enqueue
+from memories import (
+    adoption,
+    categories,
+    conversations,
+    deletion,
+    digest,
+    erasure,
+    lifecycle,
+    services,
+    sync,
+)
 from memories.gateway import Mem0Unavailable
 from portal import queue
 
@@ -32,10 +46,6 @@ def outbox_sweep() -> int:
 @shared_task
 def profiles_push_age_changes() -> int:
     """Daily: a birthday changes the age (and maybe the age group) the toys know."""
-    from django.db import transaction
-
-    from devices.selectors import children_with_birthday_today
-    from devices.services import profile_sync_enqueue
 
     count = 0
     for child in children_with_birthday_today():
@@ -48,7 +58,6 @@ def profiles_push_age_changes() -> int:
 @shared_task
 def job_run(job_id: int) -> None:
     """A parent's long action (export, large delete) with progress on its Job row."""
-    from memories import services
 
     services.job_run(job_id)
 
@@ -56,15 +65,12 @@ def job_run(job_id: int) -> None:
 @shared_task(**RETRY)
 def feedback_mirror(memory_id: str) -> None:
     """A rating saved while Mem0 was down reaches its metadata (🚫 keeps it from toys)."""
-    from memories import services
 
     services.feedback_mirror(memory_id=memory_id)
 
 
 @shared_task
 def exports_expire() -> int:
-    from memories import services
-
     return services.exports_expire()
 
 
@@ -72,7 +78,6 @@ def exports_expire() -> int:
 def erasure_run(erasure_id: int) -> None:
     """The one erase path: purge every store, verify zero, receipt; then the deletion
     request waiting on it (if any) completes or fails with it."""
-    from memories import deletion, erasure
 
     try:
         erasure.erasure_run(erasure_id)
@@ -86,7 +91,6 @@ def deletion_execute(request_id: int) -> None:
     """A verified, scheduled deletion request: the erase path, then the request's receipt.
     While Mem0 is unreachable the request stays executing: its erasure (a queue row) is
     retried by the sweep and settles the request when it ends."""
-    from memories import deletion
 
     try:
         deletion.request_run(request_id)
@@ -98,7 +102,6 @@ def deletion_execute(request_id: int) -> None:
 def conversation_extract(conversation_id: int) -> None:
     """A toy's finished session → Mem0 extraction with the agent's memory prompt; the raw
     messages are deleted once extracted (kept, and retried, while Mem0 or the LLM is down)."""
-    from memories import conversations
 
     conversations.conversation_extract(conversation_id)
 
@@ -107,8 +110,6 @@ def conversation_extract(conversation_id: int) -> None:
 def memories_categorise(child_id: int) -> int:
     """A category for each of the child's memories that has none (the list page shows them
     as uncategorised until then). Idempotent; a deleted child ends quietly."""
-    from devices.models import ChildProfile
-    from memories import categories
 
     child = ChildProfile.objects.filter(pk=child_id).first()
     return 0 if child is None else categories.memories_categorise(child=child)
@@ -118,7 +119,6 @@ def memories_categorise(child_id: int) -> int:
 def memories_categorise_sweep() -> int:
     """Daily: whatever is still uncategorised (a writer whose categorising failed, older
     data) gets a category; children with nothing missing cost one scan of their memories."""
-    from devices.models import ChildProfile
 
     count = 0
     for child_id in ChildProfile.objects.values_list("pk", flat=True).iterator():
@@ -131,7 +131,6 @@ def memories_categorise_sweep() -> int:
 def toy_memories_adopt(device_id: int, child_id: int, actor_id: int | None) -> int:
     """What a toy remembered under its MAC before the portal, copied into its child's
     memories (the parent chose to adopt them), then erased there. Idempotent."""
-    from memories import adoption
 
     return adoption.adopt_run(device_id, child_id, actor_id)
 
@@ -140,7 +139,6 @@ def toy_memories_adopt(device_id: int, child_id: int, actor_id: int | None) -> i
 def retention_sweep() -> int:
     """Daily: learned memories older than each household's retention period, erased
     through the one erase path (verified, receipts, activity log). A re-run finds nothing."""
-    from memories import lifecycle
 
     return len(lifecycle.retention_run())
 
@@ -148,7 +146,6 @@ def retention_sweep() -> int:
 @shared_task
 def households_sweep() -> dict:
     """Daily: inactive households closed with notice; closed ones erased when due; receipts mailed."""
-    from memories import lifecycle
 
     return lifecycle.households_sweep()
 
@@ -157,7 +154,6 @@ def households_sweep() -> dict:
 def digests_send_due() -> int:
     """Hourly: each parent who turned the weekly digest on gets it on Monday from 08:00 in
     their own time zone (one task each)."""
-    from memories import digest
 
     return digest.digests_send_due()
 
@@ -165,6 +161,5 @@ def digests_send_due() -> int:
 @shared_task
 def digest_send(user_id: int) -> bool:
     """One parent's weekly digest; claimed first, so it is sent at most once a week."""
-    from memories import digest
 
     return digest.digest_send(user_id)

@@ -10,6 +10,10 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from portal.errors import ApplicationError
 
 
 class Role(models.TextChoices):
@@ -79,7 +83,6 @@ def forget_second_factor(view):
 def second_factor_setup(request):
     """Staff without a second factor are sent to set up TOTP first (then come back)."""
     from django.contrib import messages
-    from django.shortcuts import redirect
 
     messages.warning(request, "Staff accounts need a second factor: set up an authenticator app to continue.")
     return redirect("mfa_activate_totp")
@@ -141,7 +144,6 @@ def role_assign(*, actor, user, role: str) -> None:
     from django.contrib.auth.models import Group
 
     from portal.audit import audit
-    from portal.errors import ApplicationError
 
     if role not in Role.values:
         raise ApplicationError("Choose parent, support agent or admin.", field="role")
@@ -170,8 +172,6 @@ def admin_site_permission(request) -> bool:
 
 
 def site_index(site) -> str:
-    from django.urls import reverse
-
     return reverse(f"{site.name}:index")
 
 

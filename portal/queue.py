@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models, transaction
@@ -39,11 +39,13 @@ SWEEP_BATCH = 500
 ERROR_MAX = 300
 
 
-def enqueue_on_commit(task_name: str, *args) -> None:
-    """Send ``task_name(*args)`` to the workers after the current transaction commits."""
+def enqueue_on_commit(task_name: str, *args, eta: datetime | None = None) -> None:
+    """Send ``task_name(*args)`` to the workers after the current transaction commits (not
+    to be run before ``eta`` when given). Tasks are named, so a room hands work to a higher
+    room's task without importing it."""
     from portal.celery import app
 
-    transaction.on_commit(lambda: app.send_task(task_name, args=list(args)))
+    transaction.on_commit(lambda: app.send_task(task_name, args=list(args), eta=eta))
 
 
 class QueueRow(models.Model):

@@ -61,9 +61,9 @@ def test_an_extraction_whose_categorising_fails_hands_over_to_the_task(family, g
         raise RuntimeError("embedder down")
 
     sent = []
-    monkeypatch.setattr(tasks.memories_categorise, "delay_on_commit", sent.append)
+    monkeypatch.setattr(conversations, "enqueue_on_commit", lambda name, *args: sent.append((name, *args)))
     monkeypatch.setattr(categories, "categorise_missing", embedder_down)
     record = _uncategorised(gw, family, "Rahul likes kites")
     conversations._categorise([record.id], None, family.child_a.pk)
-    assert sent == [family.child_a.pk]
+    assert sent == [("memories.tasks.memories_categorise", family.child_a.pk)]
     assert gw.get(record.id).category is None
