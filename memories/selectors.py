@@ -21,7 +21,7 @@ MAX_PAGE = 1_000_000
 
 
 SHALLOW_PAGES = 20  # page numbers in the URL up to here; further pages go by keyset cursor
-COUNT_LIMIT = 1_000  # the total is counted up to here ("more than 1,000" past it)
+COUNT_LIMIT = 1_000  # a filtered total is counted up to here ("more than 1,000" past it)
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,7 @@ class MemoryPage:
     pages: int | None
     next_number: int | None = None
     next_after: str | None = None
-
-    @property
-    def total_exact(self) -> bool:
-        return self.total <= COUNT_LIMIT
+    total_exact: bool = True  # False: there are more than ``total - 1`` (a filtered count stopped)
 
     @property
     def has_previous(self):
@@ -60,14 +57,15 @@ def child_memory_page(child, number: int = 1, *, after: str | None = None, flt: 
                       size: int = PAGE_SIZE) -> MemoryPage:
     """One page of the child's memories, newest first: by number (``?page=``, for the first
     ``SHALLOW_PAGES``) or after a cursor (``?after=``, any depth at the cost of page 1).
-    The total is counted up to ``COUNT_LIMIT``."""
+    The total: exact without filters (one row the store keeps), counted up to ``COUNT_LIMIT``
+    with them."""
     try:
         page = gateway.get().list(child_namespaces(child), offset=0 if after else (number - 1) * size,
                                   limit=size + 1, flt=flt, after=after, count_limit=COUNT_LIMIT)
     except ValueError:  # not a cursor of ours: the first page
         return child_memory_page(child, 1, flt=flt, size=size)
     items, more = page.items[:size], len(page.items) > size
-    pages = max(1, -(-page.total // size)) if page.total <= COUNT_LIMIT else None
+    pages = None if page.capped else max(1, -(-page.total // size))
     if not after and pages is not None and number > pages and page.total:
         return child_memory_page(child, pages, flt=flt, size=size)
     if not after and not items and number > 1:  # past the end of an uncounted list
@@ -75,7 +73,7 @@ def child_memory_page(child, number: int = 1, *, after: str | None = None, flt: 
     shallow = not after and number < SHALLOW_PAGES
     return MemoryPage(items=items, total=page.total, number=None if after else number, pages=pages,
                       next_number=number + 1 if more and shallow else None,
-                      next_after=items[-1].cursor if more and not shallow else None)
+                      next_after=items[-1].cursor if more and not shallow else None, total_exact=not page.capped)
 
 
 def memory_for_child(child, memory_id: str) -> MemoryRecord:

@@ -23,7 +23,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from memories.gateway import embedding, mem0_internals, schema
+from memories.gateway import embedding, mem0_internals, schema, vectors
 from memories.gateway.embedding import minilm_path
 from memories.gateway.records import (
     LEARNED_KIND,
@@ -110,6 +110,7 @@ class LocalGateway:
         self._pool = None
         self._lock = threading.Lock()
         self._sizes: dict[str, tuple[int, float]] = {}
+        self.vectors = vectors.VectorCache()
         self._rows: tuple[float, float] = (0.0, 0.0)  # the store's estimated rows, until when
 
     # -- construction ----------------------------------------------------------------
@@ -185,6 +186,7 @@ class LocalGateway:
             if not self.separate_database:
                 raise ImproperlyConfigured("Mem0's tables are missing: run `manage.py migrate`.")
             schema.apply(cur, self.collection, settings.MEM0_EMBEDDING_DIMS)
+            schema.count_namespaces(cur, self.collection)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -290,7 +292,8 @@ class LocalGateway:
                     found = cur.fetchone()[0]
                 cur.execute(page_sql, page_params)
                 rows = cur.fetchall()
-            return Page([_record(r[0], r[1]) for r in rows], found)
+            capped = count_limit is not None and found > count_limit and not self._exact_count(namespaces, flt)
+            return Page([_record(r[0], r[1]) for r in rows], found, capped)
 
         return self._run(run)
 
@@ -306,9 +309,19 @@ class LocalGateway:
         return (f'SELECT id, payload FROM "{self.collection}" WHERE {where} '
                 "ORDER BY payload->>'created_at' DESC, id DESC LIMIT %s OFFSET %s", [*params, limit, offset])
 
+    @staticmethod
+    def _exact_count(namespaces: list[str], flt: ListFilter | None) -> bool:
+        return len(namespaces) == 1 and (flt is None or flt == ListFilter())
+
     def count_sql(self, namespaces: list[str] | str, *, flt: ListFilter | None = None,
                   limit: int | None = None) -> tuple[str, list]:
-        where, params = self._where([namespaces] if isinstance(namespaces, str) else namespaces, flt)
+        """Unfiltered, one namespace: its exact count, kept by triggers (one row). Otherwise
+        counted through the namespace index, up to ``limit`` + 1 when given."""
+        namespaces = [namespaces] if isinstance(namespaces, str) else namespaces
+        if self._exact_count(namespaces, flt):
+            return (f"SELECT coalesce((SELECT memories FROM {schema.quoted(self.tables.namespaces)} "
+                    "WHERE user_id = %s), 0)", [namespaces[0]])
+        where, params = self._where(namespaces, flt)
         if limit is None:
             return f'SELECT count(*) FROM "{self.collection}" WHERE {where}', params
         return (f'SELECT count(*) FROM (SELECT 1 FROM "{self.collection}" WHERE {where} LIMIT %s) AS capped',
@@ -374,7 +387,12 @@ class LocalGateway:
         ranking answers instead. tests/memories/test_search_scale.py holds it to recall@10 = 1."""
         if not namespaces or not query.strip():
             return []
-        vector = _vector_literal(self._run(self.embed, query))
+        query_vector = self._run(self.embed, query)
+        if len(namespaces) == 1:
+            found = self._run(self._search_copy, namespaces[0], query_vector, limit, flt)
+            if found is not None:
+                return found
+        vector = _vector_literal(query_vector)
         where, params = self._where(namespaces, flt)
         candidates = max(CANDIDATES, 4 * limit)
         if len(namespaces) == 1 and self._hnsw_pays(namespaces[0]):
@@ -395,6 +413,55 @@ class LocalGateway:
                 return cur.fetchall()
 
         return [_record(r[0], r[1], score=float(r[2])) for r in self._run(run)]
+
+    def _search_copy(self, namespace: str, query_vector: list[float], limit: int,
+                     flt: ListFilter | None) -> list[MemoryRecord] | None:
+        """Exact ranking on the process's copy of the namespace's vectors (``vectors``),
+        current as of the namespace's version; then only the returned rows are read, the
+        filters applied in rank order. None when the namespace is too large to copy."""
+        import numpy as np
+
+        ns_table = schema.quoted(self.tables.namespaces)
+        with self._cursor() as cur:
+            cur.execute(f"SELECT memories, version FROM {ns_table} WHERE user_id = %s", [namespace])
+            row = cur.fetchone()
+        if row is None or row[0] <= 0:
+            return []
+        if not self.vectors.fits(row[0], settings.MEM0_EMBEDDING_DIMS):
+            return None
+        entry = self.vectors.get(namespace, row[1]) or self._copy_vectors(namespace)
+        order, scores = vectors.ranked(entry, np.asarray(query_vector, dtype=np.float32))
+        where, params = self._where([namespace], flt)
+        found: list[MemoryRecord] = []
+        start, chunk = 0, max(4 * limit, 32)
+        while len(found) < limit and start < len(order):
+            picked = order[start:start + chunk]
+            start, chunk = start + chunk, chunk * 4
+            with self._cursor() as cur:
+                cur.execute(f'SELECT id::text, payload FROM "{self.collection}" WHERE id = ANY(%s::uuid[]) '
+                            f"AND {where}", [[entry.ids[i] for i in picked], *params])
+                rows = dict(cur.fetchall())
+            for i in picked:
+                payload = rows.get(entry.ids[i])
+                if payload is not None:
+                    found.append(_record(entry.ids[i], payload, score=float(scores[i])))
+                    if len(found) == limit:
+                        break
+        return found
+
+    def _copy_vectors(self, namespace: str):
+        """The namespace's vectors and version read in one snapshot, kept in the process."""
+        import dataclasses
+
+        ns_table = schema.quoted(self.tables.namespaces)
+        with self._cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute(f"SELECT version FROM {ns_table} WHERE user_id = %s", [namespace])
+            row = cur.fetchone()
+            entry = self.vectors.load(cur, schema.quoted(self.collection), namespace, settings.MEM0_EMBEDDING_DIMS)
+        entry = dataclasses.replace(entry, version=row[0] if row else -1)
+        self.vectors.put(namespace, entry)
+        return entry
 
     def _hnsw_candidates(self, vector: str, where: str, params: list, candidates: int) -> list:
         """About the namespace's ``candidates`` nearest rows by the HNSW index (iterative scan
@@ -577,6 +644,7 @@ class LocalGateway:
                 cur.execute(f"DELETE FROM {t['history']} WHERE user_id = %s OR memory_id = ANY(%s)",
                             [namespace, sorted({*ids, *(str(i) for i in known_ids)})])
                 cur.execute(f"DELETE FROM {t['messages']} WHERE user_id = %s", [namespace])
+                cur.execute(f"DELETE FROM {t['namespaces']} WHERE user_id = %s", [namespace])
             return len(ids)
 
         return self._run(run)

@@ -69,6 +69,7 @@ class HistoryEntry:
 class Page:
     items: list[MemoryRecord]
     total: int
+    capped: bool = False  # the count stopped at the list's count_limit: there are more
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,13 @@ class Tables(NamedTuple):
     entities: str
     history: str
     messages: str
+    namespaces: str  # per namespace: how many memories, and a version every change moves
 
 
 def tables(collection: str) -> Tables:
     # "<collection>_entities" is Mem0's own name for its entity store's table.
     return Tables(collection, f"{collection}_entities", f"{collection}_mem0_history",
-                  f"{collection}_mem0_messages")
+                  f"{collection}_mem0_messages", f"{collection}_namespaces")
 
 
 def quoted(name: str) -> str:
@@ -64,7 +65,65 @@ def statements(collection: str, dims: int) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {quoted(t.messages + '_scope_idx')} ON {messages} (session_scope, created_at)",
         f"CREATE INDEX IF NOT EXISTS {quoted(t.messages + '_user_idx')} ON {messages} (user_id)",
     ]
+    return out + namespace_statements(collection)
+
+
+def namespace_statements(collection: str) -> list[str]:
+    """The namespaces table and the statement triggers that keep it: every committed insert,
+    update or delete of Mem0's rows adds to the namespace's count and gives it a new version
+    (from a sequence, so a namespace erased and filled again never reuses one). The gateway's
+    exact count and its per-process vector copies (``vectors``) read it. The trigger functions
+    run as their owner: the portal's role needs no right on the sequence."""
+    t = tables(collection)
+    table, ns, seq = quoted(t.vectors), quoted(t.namespaces), quoted(f"{collection}_namespace_version")
+    version = f"nextval('{seq}')"
+    upsert = (f"INSERT INTO {ns} AS ns (user_id, memories, version) SELECT u, n, {version} FROM per "
+              "ON CONFLICT (user_id) DO UPDATE SET memories = ns.memories + EXCLUDED.memories, "
+              "version = EXCLUDED.version")
+    bodies = {
+        "inserted": ("NEW TABLE AS new_rows", "INSERT",
+                     "WITH per AS (SELECT payload->>'user_id' AS u, count(*) AS n FROM new_rows "
+                     f"WHERE payload->>'user_id' IS NOT NULL GROUP BY 1) {upsert}"),
+        "deleted": ("OLD TABLE AS old_rows", "DELETE",
+                    "WITH per AS (SELECT payload->>'user_id' AS u, -count(*) AS n FROM old_rows "
+                    f"WHERE payload->>'user_id' IS NOT NULL GROUP BY 1) {upsert}"),
+        "updated": ("OLD TABLE AS old_rows NEW TABLE AS new_rows", "UPDATE",
+                    "WITH changes AS (SELECT payload->>'user_id' AS u, -1 AS n FROM old_rows UNION ALL "
+                    "SELECT payload->>'user_id', 1 FROM new_rows), per AS (SELECT u, sum(n) AS n FROM changes "
+                    f"WHERE u IS NOT NULL GROUP BY u) {upsert}"),
+    }
+    out = [
+        f"CREATE SEQUENCE IF NOT EXISTS {seq}",
+        f"CREATE TABLE IF NOT EXISTS {ns} (user_id TEXT PRIMARY KEY, memories BIGINT NOT NULL, "
+        "version BIGINT NOT NULL)",
+    ]
+    for name, (referencing, event, body) in bodies.items():
+        function = quoted(f"{collection}_ns_{name}")
+        out += [
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+            f"SECURITY DEFINER SET search_path FROM CURRENT AS $$ BEGIN {body}; RETURN NULL; END $$",
+            f"CREATE OR REPLACE TRIGGER {quoted(collection + '_ns_' + name)} AFTER {event} ON {table} "
+            f"REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        ]
+    function = quoted(f"{collection}_ns_truncated")
+    out += [
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+        f"SECURITY DEFINER SET search_path FROM CURRENT AS $$ BEGIN DELETE FROM {ns}; RETURN NULL; END $$",
+        f"CREATE OR REPLACE TRIGGER {quoted(collection + '_ns_truncated')} AFTER TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
     return out
+
+
+def count_namespaces(cursor, collection: str) -> None:
+    """Fill the namespaces table from the rows already there (after a bulk load with the
+    triggers off, or once for an existing store). Run it where no write goes on meanwhile."""
+    t = tables(collection)
+    seq = quoted(f"{collection}_namespace_version")
+    cursor.execute(f"DELETE FROM {quoted(t.namespaces)}")
+    cursor.execute(f"INSERT INTO {quoted(t.namespaces)} (user_id, memories, version) SELECT payload->>'user_id', "
+                   f"count(*), nextval('{seq}') FROM {quoted(t.vectors)} WHERE payload->>'user_id' IS NOT NULL "
+                   "GROUP BY 1")
 
 
 def word_columns(collection: str) -> dict[str, tuple[str, ...]]:

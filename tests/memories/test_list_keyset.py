@@ -1,6 +1,7 @@
 """The parent's memory list pages by keyset: page numbers in the URL for the first pages,
 then a cursor; page 1 and every keyset page read only their rows through the namespace
-index (no sort of the namespace), and the total is counted only up to a limit."""
+index (no sort of the namespace); the total is exact without a filter (one row) and counted
+only up to a limit with one."""
 
 import re
 import uuid
@@ -9,7 +10,7 @@ import psycopg
 import pytest
 
 from memories import selectors
-from memories.gateway import LocalGateway
+from memories.gateway import ListFilter, LocalGateway
 
 N = selectors.COUNT_LIMIT + 2 * selectors.PAGE_SIZE + 7  # past the count limit, past the shallow pages
 
@@ -34,15 +35,19 @@ def test_page_one_and_keyset_pages_use_the_namespace_index_without_a_sort(gw, ma
     for sql, params in (gw.list_sql(ns, limit=51), gw.list_sql(ns, limit=51, after=cursor)):
         shown = plan(gw, sql, params)
         assert "_ns_created_idx" in shown and "Sort" not in shown, shown
-    capped = plan(gw, *gw.count_sql(ns, limit=selectors.COUNT_LIMIT))
-    assert "Limit" in capped
+    assert "_namespaces_pkey" in plan(gw, *gw.count_sql(ns, limit=selectors.COUNT_LIMIT))  # one row
+    filtered = plan(gw, *gw.count_sql(ns, flt=ListFilter(kinds=("learned",)), limit=selectors.COUNT_LIMIT))
+    assert "Limit" in filtered
 
 
-def test_the_list_goes_by_number_then_by_cursor_through_every_memory(family, many, client):
+def test_the_list_goes_by_number_then_by_cursor_through_every_memory(family, many, client, gw):
     client.force_login(family.parent_a)
     url = f"/children/{family.child_a.pk}/memories/"
     body = client.get(url).content.decode()
-    assert f"More than {selectors.COUNT_LIMIT} memories" in body
+    total = gw.count([family.child_a.namespace])  # the memories, and the profile when pushed
+    assert f"{total} memories" in body and "page 1 of 23" in body  # exact without a filter
+    filtered = client.get(url + "?kind=learned").content.decode()
+    assert f"More than {selectors.COUNT_LIMIT} memories" in filtered
     seen, link, numbered = [], url, 0
     while link:
         body = client.get(link).content.decode()

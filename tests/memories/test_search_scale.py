@@ -21,6 +21,7 @@ def _smaller_threshold(monkeypatch, gw):
     """The threshold lowered, and the store's size as this test's rows make it (the session's
     collection also holds other tests' rows)."""
     monkeypatch.setattr(local, "EXACT_MAX", TEST_EXACT_MAX)
+    monkeypatch.setattr(gw.vectors, "budget", 0)  # too large for the process's vector copy
     gw._rows = (CHILD_SIZE + 4_000, time.monotonic() + 3600)
     yield
     gw._rows = (0.0, 0.0)

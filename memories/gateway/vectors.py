@@ -1,0 +1,94 @@
+"""Exact ranking without scanning the table: each process keeps the vectors of the namespaces
+it searched lately (a float32 matrix per namespace, within ``BUDGET_BYTES``), valid while the
+namespace's version in PostgreSQL is unchanged.
+
+Every committed insert, update or delete in Mem0's table moves the namespace's version
+(statement triggers: ``schema``, ``<collection>_namespaces``), so a search reads one small row
+to know its copy is current, ranks every memory of the namespace in NumPy (about 0.5 ms for
+10,000), and fetches only the rows it returns, filters applied in rank order: the result is
+the exact ranking. A namespace too large for the budget is ranked in SQL (``local``)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+BUDGET_BYTES = 192 << 20  # per process: 10,000 memories take 15 MB
+
+
+@dataclass(frozen=True)
+class NamespaceVectors:
+    version: int
+    ids: list[str]
+    matrix: np.ndarray  # float32, one unit vector per row
+
+    @property
+    def nbytes(self) -> int:
+        return self.matrix.nbytes + 48 * len(self.ids)
+
+
+class VectorCache:
+    def __init__(self, budget: int = BUDGET_BYTES):
+        self.budget = budget
+        self._entries: OrderedDict[str, NamespaceVectors] = OrderedDict()
+        self._lock = threading.Lock()
+        self._vector_oid: int | None = None
+        self.stats = {"hits": 0, "loads": 0}
+
+    def fits(self, size: int, dims: int) -> bool:
+        return size * (dims * 4 + 48) <= self.budget // 2
+
+    def get(self, namespace: str, version: int) -> NamespaceVectors | None:
+        with self._lock:
+            entry = self._entries.get(namespace)
+            if entry is None or entry.version != version:
+                return None
+            self._entries.move_to_end(namespace)
+            self.stats["hits"] += 1
+            return entry
+
+    def put(self, namespace: str, entry: NamespaceVectors) -> None:
+        with self._lock:
+            self._entries.pop(namespace, None)
+            self._entries[namespace] = entry
+            self.stats["loads"] += 1
+            total = sum(e.nbytes for e in self._entries.values())
+            while total > self.budget and len(self._entries) > 1:
+                _, dropped = self._entries.popitem(last=False)
+                total -= dropped.nbytes
+
+    def load(self, cur, table: str, namespace: str, dims: int) -> NamespaceVectors:
+        """The namespace's ids and vectors, read in binary (``cur`` in a transaction that
+        also read the version, at REPEATABLE READ)."""
+        from psycopg.adapt import Loader
+        from psycopg.pq import Format
+
+        if self._vector_oid is None:
+            from psycopg.types import TypeInfo
+
+            info = TypeInfo.fetch(cur.connection, "vector")
+            self._vector_oid = info.oid
+
+        class RawVector(Loader):  # pgvector's binary form: int16 dims, int16 unused, float4 BE
+            format = Format.BINARY
+
+            def load(self, data):
+                return bytes(data[4:])
+
+        cur.adapters.register_loader(self._vector_oid, RawVector)
+        cur.execute(f"SELECT id::text, vector FROM {table} WHERE payload->>'user_id' = %s", [namespace],
+                    binary=True)
+        rows = cur.fetchall()
+        ids = [r[0] for r in rows]
+        raw = b"".join(r[1] for r in rows)
+        matrix = np.frombuffer(raw, dtype=">f4").astype(np.float32).reshape(len(rows), dims)
+        return NamespaceVectors(version=0, ids=ids, matrix=matrix)
+
+
+def ranked(entry: NamespaceVectors, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indexes best first, and the cosine similarity of each row."""
+    scores = entry.matrix @ query
+    return np.argsort(-scores, kind="stable"), scores

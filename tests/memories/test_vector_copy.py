@@ -1,0 +1,78 @@
+"""Exact ranking on each process's copy of a namespace's vectors: current as of the
+namespace's version, which every committed insert, update or delete moves (triggers on
+Mem0's table), so a memory added, changed, rated 🚫 or deleted by any process is seen by
+the next search; the count comes from the same row."""
+
+import uuid
+
+import numpy as np
+import psycopg
+
+from memories.bench import corpus
+from memories.gateway import LEARNED_KIND, ListFilter, LocalGateway
+
+
+def namespace() -> str:
+    return f"child_{uuid.uuid4().hex}"
+
+
+def exact_ids(gw, ns, query, k=10):
+    with psycopg.connect(LocalGateway.django_dsn(), autocommit=True) as conn:
+        rows = conn.execute(f'SELECT id::text, 1 - (vector <=> %s::vector) FROM "{gw.collection}" '
+                            "WHERE payload->>'user_id' = %s ORDER BY 2 DESC LIMIT %s",
+                            ["[" + ",".join(map(str, gw.embed(query))) + "]", ns, k]).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_search_ranks_on_the_copy_and_sees_every_change(gw):
+    ns = namespace()
+    texts = corpus.memories(600, seed=31)
+    gw.bulk_insert(ns, texts, vectors=gw.embed_many(texts), metadata={"kind": LEARNED_KIND})
+    loads = gw.vectors.stats["loads"]
+    queries = corpus.queries(8, seed=32)
+    for query in queries:
+        found = gw.search([ns], query, limit=10)
+        assert [r.id for r in found] == exact_ids(gw, ns, query)
+        assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+    assert gw.vectors.stats["loads"] == loads + 1  # copied once, then reused
+
+    query = queries[0]
+    top = gw.search([ns], query, limit=3)
+    gw.set_metadata(top[0].id, rating="VERY_NEGATIVE")  # rated 🚫: never served
+    served = gw.search([ns], query, limit=3, flt=ListFilter(exclude_blocked=True))
+    assert top[0].id not in [r.id for r in served] and served[0].id == top[1].id
+    gw.delete([top[1].id])
+    assert top[1].id not in [r.id for r in gw.search([ns], query, limit=10)]
+    added = gw.add(ns, query, {"kind": LEARNED_KIND})  # the query's own words: the best match now
+    assert gw.search([ns], query, limit=1)[0].id == added.id
+    assert gw.count([ns]) == 600 and gw.list([ns], limit=1).total == 600  # +1 added, -1 deleted
+
+
+def test_a_namespace_too_large_to_copy_is_ranked_in_sql(gw, monkeypatch):
+    ns = namespace()
+    texts = corpus.memories(50, seed=33)
+    gw.bulk_insert(ns, texts, vectors=gw.embed_many(texts))
+    monkeypatch.setattr(gw.vectors, "budget", 0)
+    query = corpus.queries(1, seed=34)[0]
+    assert [r.id for r in gw.search([ns], query, limit=5)] == exact_ids(gw, ns, query, 5)
+    assert ns not in gw.vectors._entries
+
+
+def test_a_warm_search_reads_the_version_row_and_the_rows_it_returns(gw):
+    ns = namespace()
+    texts = corpus.memories(300, seed=35)
+    gw.bulk_insert(ns, texts, vectors=np.asarray(gw.embed_many(texts)).tolist())
+    gw.search([ns], "warm", limit=10)
+    statements = []
+    real = gw._cursor
+
+    def counted(*args, **kwargs):
+        statements.append(1)
+        return real(*args, **kwargs)
+
+    gw._cursor = counted
+    try:
+        assert len(gw.search([ns], corpus.queries(1, seed=36)[0], limit=10)) == 10
+    finally:
+        del gw._cursor
+    assert len(statements) == 2  # the version row, then the ten rows (one round trip each)
