@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from devices.models import ChildProfile, Consent, ConsentVerification
+from devices.services import profile_sync_enqueue
 from portal.access import STAFF_ROLES, role_of
 from portal.audit import audit
 from portal.errors import ApplicationError
@@ -264,6 +265,8 @@ def consent_record(*, child: ChildProfile, purposes, signer_name: str, granted_b
         granted_at=now) for p in chosen]
     audit(actor=verified_by, action="consent.given", child=child, purposes=chosen,
           notice_version=NOTICE_VERSION, method=method)
+    if Purpose.MEM0_PLATFORM in chosen:
+        profile_sync_enqueue(child)  # the profile held back until now
     return records
 
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from django.db import connection
 from django.utils import timezone
 
+from devices.consent import NO_PLATFORM_CONSENT, consent_missing
 from devices.models import ChildProfile, ProfileSync
 from devices.profile import profile_metadata, profile_text
 from memories import gateway
@@ -44,7 +45,9 @@ def child_push(child: ChildProfile) -> None:
     many pushes for the child run at once."""
     with _one_push_at_a_time(child.pk):
         current = ChildProfile.objects.filter(pk=child.pk).first()  # what the other push left, read now
-        if current is not None:
+        # On the Mem0 Platform the profile is a disclosure to a third party: only with that
+        # consent (a consent given later queues a push).
+        if current is not None and consent_missing(current) != NO_PLATFORM_CONSENT:
             _push(current)
 
 

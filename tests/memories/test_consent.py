@@ -186,3 +186,29 @@ def test_access(family, login):
     verification = consent.consent_request(actor=family.parent_a, child=family.child_a, signer_name="Parent A",
                                            purposes=["collection"])
     assert login(family.parent_b).get(f"/consent/{verification.reference}/").status_code == 404
+
+
+def test_on_the_platform_the_profile_waits_for_its_consent(family, newcomer, settings):
+    from devices.models import ProfileSync
+    from memories import gateway, sync
+    from memories.gateway import PlatformGateway
+    from tests.fakes.mem0_platform import FakeMem0Platform
+
+    child, _device = newcomer
+    consent.consent_record(child=child, purposes=["collection", "llm"], signer_name="Parent A",
+                           granted_by=family.parent_a, method="signed_form", verified_by=family.support)
+    fake, local = FakeMem0Platform().start(), gateway.get()
+    try:
+        settings.MEM0_API_KEY, settings.MEM0_HOST = fake.api_key, fake.url
+        gateway.reset_for_tests(PlatformGateway())
+        sync.child_push(child)
+        assert not [m for m in fake.memories.values() if m.get("user_id") == child.namespace]
+        queued = ProfileSync.objects.filter(child=child).count()
+        consent.consent_record(child=child, purposes=["collection", "llm", "mem0_platform"], signer_name="Parent A",
+                               granted_by=family.parent_a, method="signed_form", verified_by=family.support)
+        assert ProfileSync.objects.filter(child=child).count() == queued + 1  # the held-back push
+        sync.child_push(child)
+        assert [m for m in fake.memories.values() if m.get("user_id") == child.namespace]
+    finally:
+        gateway.reset_for_tests(local)
+        fake.stop()
