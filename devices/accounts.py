@@ -3,6 +3,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.db import transaction
+from django.utils.translation import gettext
 
 from devices.services import household_create
 
@@ -18,3 +19,8 @@ class AccountAdapter(DefaultAccountAdapter):
             local = user.email.split("@", 1)[0]
             household_create(name=f"{local}'s family"[:100], owner=user)
         return user
+
+    def format_email_subject(self, subject):
+        """allauth's emails (the address confirmation) begin with the portal's name, in the
+        language the email is written in."""
+        return gettext("[Memory portal] %(subject)s") % {"subject": subject}

@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from devices import consent, toys
 from devices.models import ChildProfile, Household
@@ -20,8 +21,10 @@ from memories import gateway
 from memories.erasure import OPEN, erasure_run, erasure_start, receipt_rows
 from memories.gateway import LEARNED_KIND, ListFilter
 from memories.models import Erasure
+from portal import preferences
 from portal.audit import audit
 from portal.errors import ApplicationError
+from portal.models import Preferences
 
 
 def consent_withdraw(*, actor, child: ChildProfile, purposes, choice: str) -> Erasure | None:
@@ -91,23 +94,38 @@ def _base_url() -> str:
     return getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def _members_emails(household: Household) -> list[str]:
-    return [e for e in household.memberships.values_list("user__email", flat=True) if e]
+def _mail_each(users, build) -> None:
+    """One email to each of ``users``, in the language they chose (``portal.Preferences``,
+    else the site's): ``build()`` returns (subject, body) and is run with it active."""
+    users = [u for u in users if u.email]
+    chosen = dict(Preferences.objects.filter(user__in=users).values_list("user_id", "language"))
+    for user in users:
+        with translation.override(preferences.valid_language(chosen.get(user.pk)) or settings.LANGUAGE_CODE):
+            subject, body = build()
+        send_mail(subject, body, None, [user.email])
 
 
 def _close_notice(household: Household) -> None:
     """Each parent is told when everything goes, with a link to export each child first."""
     links = "\n".join(f"- {child.name}: {_base_url()}{reverse('memories:export', args=[child.pk])}"
                       for child in household.children.order_by("name"))
-    why = ("you closed it" if household.close_reason == "parent"
-           else f"nobody used it for {settings.HOUSEHOLD_INACTIVE_DAYS} days")
-    body = (f"The household \"{household.name}\" is closed ({why}): the toys no longer remember anything.\n\n"
-            f"On {household.erase_after:%Y-%m-%d} everything is erased: the children's memories, profiles and "
-            f"toys. Download a final copy before then:\n{links or '- (no children)'}\n\n"
-            f"Changed your mind? Log in before then and reopen it: {_base_url()}{reverse('household:detail')}\n"
-            "You will get a receipt once it is erased.\n")
-    emails = _members_emails(household)
-    transaction.on_commit(lambda: send_mail("Your household will be erased", body, None, emails))
+    reopen = _base_url() + reverse("household:detail")
+
+    def build() -> tuple[str, str]:
+        why = (_("you closed it") if household.close_reason == "parent"
+               else _("nobody used it for %(days)s days") % {"days": settings.HOUSEHOLD_INACTIVE_DAYS})
+        body = "\n".join([
+            _('The household "%(name)s" is closed (%(why)s): the toys no longer remember anything.')
+            % {"name": household.name, "why": why}, "",
+            _("On %(date)s everything is erased: the children's memories, profiles and toys. "
+              "Download a final copy before then:") % {"date": f"{household.erase_after:%Y-%m-%d}"},
+            links or "- " + _("(no children)"), "",
+            _("Changed your mind? Log in before then and reopen it: %(url)s") % {"url": reopen},
+            _("You will get a receipt once it is erased."), ""])
+        return _("Your household will be erased"), body
+
+    users = [m.user for m in household.memberships.select_related("user")]
+    transaction.on_commit(lambda: _mail_each(users, build))
 
 
 def household_close(*, actor, household: Household, reason: str = "parent",
@@ -147,12 +165,17 @@ def last_active(household: Household) -> datetime:
 
 def _receipt_mail(erasure: Erasure) -> None:
     users = get_user_model().objects.filter(pk__in=erasure.member_ids).exclude(email="")
-    body = (f"Everything of the household \"{erasure.household_name}\" is erased and checked: reference "
-            f"{erasure.reference}, completed {erasure.completed_at:%Y-%m-%d %H:%M} UTC.\n\n"
-            + "\n".join(f"- {label}: {count}" for label, count in receipt_rows(erasure.receipt))
-            + f"\n\nThe receipt stays here: {_base_url()}"
-            + reverse("privacy:erasure_detail", args=[erasure.reference]) + "\n")
-    send_mail(f"Erased: {erasure.reference}", body, None, [u.email for u in users])
+    url = _base_url() + reverse("privacy:erasure_detail", args=[erasure.reference])
+
+    def build() -> tuple[str, str]:
+        body = (_('Everything of the household "%(name)s" is erased and checked: reference %(reference)s, '
+                  "completed %(completed)s UTC.") % {"name": erasure.household_name, "reference": erasure.reference,
+                                                      "completed": f"{erasure.completed_at:%Y-%m-%d %H:%M}"}
+                + "\n\n" + "\n".join(f"- {label}: {count}" for label, count in receipt_rows(erasure.receipt))
+                + "\n\n" + _("The receipt stays here: %(url)s") % {"url": url} + "\n")
+        return _("Erased: %(reference)s") % {"reference": erasure.reference}, body
+
+    _mail_each(list(users), build)
     Erasure.objects.filter(pk=erasure.pk).update(receipt={**erasure.receipt, "emailed_at": timezone.now().isoformat()})
 
 
@@ -185,7 +208,7 @@ def households_sweep(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def household_set_retention(*, actor, household: Household, months: int | None) -> Household:
-    allowed = {value for value, _ in Household._meta.get_field("retention_months").choices}
+    allowed = {value for value, _label in Household._meta.get_field("retention_months").choices}
     if months not in allowed:
         raise ApplicationError("Choose 3, 6, 12 or 18 months, or until you delete them.", field="months")
     with transaction.atomic():

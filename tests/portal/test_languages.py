@@ -166,3 +166,50 @@ def test_the_invitation_and_password_reset_emails_come_in_the_senders_language(
     client.post(reverse("password_reset"), {"email": family.parent_b.email}, HTTP_ACCEPT_LANGUAGE="hi")
     (reset,) = mail.outbox
     assert reset.subject == "अपना मेमोरी पोर्टल पासवर्ड रीसेट करें" and "नया पासवर्ड यहाँ चुनें" in reset.body
+
+
+@pytest.mark.parametrize("language", ["hi", "zh-hans"])
+def test_signing_up_in_hindi_and_chinese_keeps_no_english_sentence(language, client, db):
+    """The sign-up page (and its errors), the page asking to check the email, the
+    confirmation email and the page its link opens: all in the browser's language."""
+    email, strong = "new.parent@example.test", "a-very-Long-passphrase-77"
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    pages = {"signup": client.get(reverse("account_signup")).content.decode(),
+             "mismatch": client.post(reverse("account_signup"), {
+                 "email": email, "password1": strong, "password2": strong + "x"}).content.decode()}
+    response = client.post(reverse("account_signup"), {"email": email, "password1": strong, "password2": strong},
+                           follow=True)
+    pages["verification_sent"] = response.content.decode()
+    (message,) = mail.outbox
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+)", message.body).group(1)
+    pages["email_confirm"] = client.get(link).content.decode()
+    pages["expired"] = client.get(reverse("account_confirm_email", args=["not-a-key"])).content.decode()
+    pages["email"] = f"<p>{message.subject}</p><pre></pre><p>{message.body}</p>"
+    for name, body in pages.items():
+        assert LANGUAGES[language].search(body), name
+    found = {name: left for name, body in pages.items() if (left := english_sentences(body, {email}))}
+    assert not found
+
+
+def test_the_closing_notice_and_receipt_come_in_each_parents_language(
+        family, gw, django_capture_on_commit_callbacks):
+    from memories import lifecycle
+
+    Preferences.objects.create(user=family.parent_a, language="hi")
+    Preferences.objects.create(user=family.parent_a2, language="zh-hans")
+    with django_capture_on_commit_callbacks(execute=True):
+        household = lifecycle.household_close(actor=family.parent_a, household=family.household_a)
+    notices = {message.to[0]: message for message in mail.outbox}
+    assert set(notices) == {family.parent_a.email, family.parent_a2.email}
+    hindi, chinese = notices[family.parent_a.email], notices[family.parent_a2.email]
+    assert LANGUAGES["hi"].search(hindi.subject) and LANGUAGES["hi"].search(hindi.body)
+    assert LANGUAGES["zh-hans"].search(chinese.subject) and LANGUAGES["zh-hans"].search(chinese.body)
+    for message in (hindi, chinese):
+        assert not english_sentences(f"<p>{message.subject}</p><p>{message.body}</p>", {"Family A"})
+    mail.outbox.clear()
+    assert lifecycle.households_sweep(now=household.erase_after)["receipts"] == 1
+    receipts = {message.to[0]: message for message in mail.outbox}
+    assert LANGUAGES["hi"].search(receipts[family.parent_a.email].body)
+    assert LANGUAGES["zh-hans"].search(receipts[family.parent_a2.email].body)
+    for message in receipts.values():
+        assert not english_sentences(f"<p>{message.subject}</p><p>{message.body}</p>", {"Family A"})
