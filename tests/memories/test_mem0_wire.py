@@ -3,6 +3,7 @@ byte (xiaozhi pins it), the real mem0ai 2.2 ``MemoryClient`` against a live port
 gunicorn, and xiaozhi's memory provider (examples/xiaozhi) end to end with a real worker."""
 
 import asyncio
+import concurrent.futures
 import importlib
 import json
 import os
@@ -28,6 +29,13 @@ from portal.models import AuditEvent
 from portal.processes import database_url
 from tests.conftest import wait_for
 from tests.memories import conftest_api
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the session's browser tests leave an event loop
+    running in this thread (Playwright's sync API), where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 fake_llm, fleet, llm = conftest_api.fake_llm, conftest_api.fleet, conftest_api.llm
 
@@ -236,11 +244,11 @@ def test_xiaozhi_provider_end_to_end(family, fleet, gw, fake_llm, start_worker, 
             return provider
 
         first = session()
-        assert "volcano" not in asyncio.run(first.query_memory("what did I build?"))  # not the 🚫 one
-        asyncio.run(first.save_memory(dialogue))
+        assert "volcano" not in run_async(first.query_memory("what did I build?"))  # not the 🚫 one
+        run_async(first.save_memory(dialogue))
         wait_for(lambda: Conversation.objects.filter(device=family.device_a, state="done").exists(), timeout=120)
 
-        injected = asyncio.run(session().query_memory("volcano"))
+        injected = run_async(session().query_memory("volcano"))
         lines = injected.splitlines()
         assert all(STAMPED_LINE.fullmatch(line) for line in lines), injected
         assert any(line.endswith("] User says: I built a volcano with my friend Arjun") for line in lines)
@@ -251,6 +259,6 @@ def test_xiaozhi_provider_end_to_end(family, fleet, gw, fake_llm, start_worker, 
 
         services.child_update(actor=family.parent_a, child=family.child_a, memory_paused=True)
         paused = session()
-        assert asyncio.run(paused.query_memory("volcano")) == ""
-        asyncio.run(paused.save_memory([*dialogue[:2], SimpleNamespace(role="user", content="I have a new kite")]))
+        assert run_async(paused.query_memory("volcano")) == ""
+        run_async(paused.save_memory([*dialogue[:2], SimpleNamespace(role="user", content="I have a new kite")]))
         assert Conversation.objects.filter(device=family.device_a, state="dropped", drop_reason="paused").exists()
