@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from memories import services, sync
+from memories import sync
 from memories.models import Conversation, Job
 from portal.models import AuditEvent
 
