@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from memories import gateway
@@ -28,7 +29,7 @@ CATEGORISE_BATCH = 500  # memories embedded and written per round trip
 @dataclass(frozen=True)
 class Category:
     key: str
-    label: str
+    label: str | Promise  # translated lazily
     description: str
 
 
@@ -68,7 +69,7 @@ def for_child(child) -> tuple[Category, ...]:
     return from_agent(agents[0].categories if agents else None)
 
 
-def labels(categories: Iterable[Category]) -> dict[str, str]:
+def labels(categories: Iterable[Category]) -> dict[str, str | Promise]:
     return {PROFILE_KEY: _("Profile"), **{c.key: c.label for c in categories}}
 
 

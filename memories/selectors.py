@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import Max, QuerySet, Sum
 from django.http import Http404
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from devices.models import Device
@@ -100,7 +101,7 @@ class MemoryItem:
     """A memory as the parent's page shows it."""
 
     record: MemoryRecord
-    category_label: str
+    category_label: str | Promise
     device: str
     feedback: MemoryFeedback | None
     uses: int
@@ -126,18 +127,18 @@ class TimelineEntry:
     new_text: str | None = None
 
     @property
-    def label(self) -> str:
+    def label(self) -> str | Promise:
         return EVENT_LABELS.get(self.event, self.event)
 
 
 UNCATEGORISED = _("Uncategorised")  # until the memories_categorise task gives it one
 
 
-def _category_label(record: MemoryRecord, category_labels: dict[str, str]) -> str:
+def _category_label(record: MemoryRecord, category_labels: dict[str, str | Promise]) -> str | Promise:
     return category_labels.get(record.category, record.category) if record.category else UNCATEGORISED
 
 
-def memory_items(child, records: list[MemoryRecord], category_labels: dict[str, str]) -> list[MemoryItem]:
+def memory_items(child, records: list[MemoryRecord], category_labels: dict[str, str | Promise]) -> list[MemoryItem]:
     """Records with their device, rating reason and usage (two queries for a page)."""
     ids = [r.id for r in records]
     devices = {str(d.pk): str(d) for d in Device.objects.filter(household_id=child.household_id)}
