@@ -273,12 +273,21 @@ class TracesRemain(Exception):
     """Something of the erased memories was still found after the purge."""
 
 
-def _selected_rows(namespace: str, ids: list[str]) -> dict:
-    return {
-        "feedback": MemoryFeedback.objects.filter(namespace=namespace, memory_id__in=ids),
-        "changes": MemoryChange.objects.filter(namespace=namespace, memory_id__in=ids),
-        "usage": MemoryUsage.objects.filter(namespace=namespace, memory_id__in=ids),
+def memory_records(namespaces: list[str], memory_ids: list[str] | None = None) -> dict:
+    """Our rows about memories of the namespaces (only ``memory_ids`` when given), by store:
+    ratings, change records, usage counts. One definition for every delete."""
+    rows = {
+        "feedback": MemoryFeedback.objects.filter(namespace__in=namespaces),
+        "changes": MemoryChange.objects.filter(namespace__in=namespaces),
+        "usage": MemoryUsage.objects.filter(namespace__in=namespaces),
     }
+    if memory_ids is not None:
+        rows = {store: queryset.filter(memory_id__in=memory_ids) for store, queryset in rows.items()}
+    return rows
+
+
+def _selected_rows(namespace: str, ids: list[str]) -> dict:
+    return memory_records([namespace], ids)
 
 
 def _run_selected(erasure: Erasure) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from devices.selectors import child_namespaces
 from memories import categories, exports, gateway, selectors
 from memories.gateway import PARENT_KIND, PROFILE_KIND, ListFilter, Mem0Unavailable, MemoryRecord
-from memories.models import Job, MemoryChange, MemoryFeedback, MemoryUsage
+from memories.models import Job, MemoryChange, MemoryFeedback
 from portal import queue
 from portal.access import role_of
 from portal.audit import audit
@@ -242,13 +242,9 @@ def delete_ids(memory_ids: list[str]) -> int:
 
 def forget_records(*, namespaces: list[str], memory_ids: list[str] | None = None) -> None:
     """Our own rows about deleted memories (all of the namespaces when no ids are given)."""
-    changes = MemoryChange.objects.filter(namespace__in=namespaces)
-    feedback = MemoryFeedback.objects.filter(namespace__in=namespaces)
-    usage = MemoryUsage.objects.filter(namespace__in=namespaces)
-    if memory_ids is not None:
-        changes, feedback = changes.filter(memory_id__in=memory_ids), feedback.filter(memory_id__in=memory_ids)
-        usage = usage.filter(memory_id__in=memory_ids)
-    for queryset in (changes, feedback, usage):
+    from memories.erasure import memory_records  # erasure imports this module
+
+    for queryset in memory_records(namespaces, memory_ids).values():
         queryset.delete()
 
 
