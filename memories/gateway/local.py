@@ -418,9 +418,17 @@ class LocalGateway:
                      flt: ListFilter | None) -> list[MemoryRecord] | None:
         """Exact ranking on the process's copy of the namespace's vectors (``vectors``),
         current as of the namespace's version; then only the returned rows are read, the
-        filters applied in rank order. None when the namespace is too large to copy."""
+        filters applied in rank order. A warm search is one statement: the best rows and the
+        namespace's version, read together (a version other than the copy's: copy again).
+        None when the namespace is too large to copy."""
         import numpy as np
 
+        query = np.asarray(query_vector, dtype=np.float32)
+        held = self.vectors.peek(namespace)
+        if held is not None:
+            found, version = self._rows_in_rank_order(namespace, held, query, limit, flt, check_version=True)
+            if version == held.version:
+                return found
         ns_table = schema.quoted(self.tables.namespaces)
         with self._cursor() as cur:
             cur.execute(f"SELECT memories, version FROM {ns_table} WHERE user_id = %s", [namespace])
@@ -430,24 +438,45 @@ class LocalGateway:
         if not self.vectors.fits(row[0], settings.MEM0_EMBEDDING_DIMS):
             return None
         entry = self.vectors.get(namespace, row[1]) or self._copy_vectors(namespace)
-        order, scores = vectors.ranked(entry, np.asarray(query_vector, dtype=np.float32))
+        return self._rows_in_rank_order(namespace, entry, query, limit, flt)[0]
+
+    def _rows_in_rank_order(self, namespace: str, entry, query, limit: int, flt: ListFilter | None, *,
+                            check_version: bool = False) -> tuple[list[MemoryRecord], int | None]:
+        """The ``limit`` best rows of the copy that pass the filters, best first, read in
+        chunks (one, unless the filters leave out many), and the version they were read at.
+        ``check_version``: the first chunk's statement also reads the namespace's version
+        (None when it has no row), and nothing is returned when it is not the copy's."""
+        scores = vectors.scores(entry, query)
         where, params = self._where([namespace], flt)
+        rows_sql = f'SELECT id::text, payload FROM "{self.collection}" WHERE id = ANY(%s::uuid[]) AND {where}'
         found: list[MemoryRecord] = []
+        version = None if check_version else entry.version
         start, chunk = 0, max(4 * limit, 32)
-        while len(found) < limit and start < len(order):
-            picked = order[start:start + chunk]
-            start, chunk = start + chunk, chunk * 4
+        while len(found) < limit and start < len(scores):
+            picked = vectors.best(scores, start + chunk)[start:]
+            ids = [entry.ids[i] for i in picked]
             with self._cursor() as cur:
-                cur.execute(f'SELECT id::text, payload FROM "{self.collection}" WHERE id = ANY(%s::uuid[]) '
-                            f"AND {where}", [[entry.ids[i] for i in picked], *params])
-                rows = dict(cur.fetchall())
+                if check_version and start == 0:
+                    cur.execute(
+                        f"SELECT v.version, m.id, m.payload FROM (SELECT %s::text AS user_id) AS k "
+                        f"LEFT JOIN {schema.quoted(self.tables.namespaces)} AS v ON v.user_id = k.user_id "
+                        f"LEFT JOIN LATERAL ({rows_sql}) AS m ON true", [namespace, ids, *params])
+                    fetched = cur.fetchall()
+                    version = fetched[0][0]
+                    if version != entry.version:
+                        return [], version
+                    rows = {r[1]: r[2] for r in fetched if r[1] is not None}
+                else:
+                    cur.execute(rows_sql, [ids, *params])
+                    rows = dict(cur.fetchall())
+            start, chunk = start + chunk, chunk * 4
             for i in picked:
                 payload = rows.get(entry.ids[i])
                 if payload is not None:
                     found.append(_record(entry.ids[i], payload, score=float(scores[i])))
                     if len(found) == limit:
                         break
-        return found
+        return found, version
 
     def _copy_vectors(self, namespace: str):
         """The namespace's vectors and version read in one snapshot, kept in the process."""

@@ -3,10 +3,10 @@ it searched lately (a float32 matrix per namespace, within ``BUDGET_BYTES``), va
 namespace's version in PostgreSQL is unchanged.
 
 Every committed insert, update or delete in Mem0's table moves the namespace's version
-(statement triggers: ``schema``, ``<collection>_namespaces``), so a search reads one small row
-to know its copy is current, ranks every memory of the namespace in NumPy (about 0.5 ms for
-10,000), and fetches only the rows it returns, filters applied in rank order: the result is
-the exact ranking. A namespace too large for the budget is ranked in SQL (``local``)."""
+(statement triggers: ``schema``, ``<collection>_namespaces``). A search ranks every memory of
+the namespace on the copy in NumPy (about 0.6 ms for 10,000), then reads the rows it returns,
+filters applied in rank order, and the namespace's version in the same statement: when the
+version is the copy's, the result is the exact ranking; when not, it copies again. A namespace too large for the budget is ranked in SQL (``local``)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ class VectorCache:
 
     def fits(self, size: int, dims: int) -> bool:
         return size * (dims * 4 + 48) <= self.budget // 2
+
+    def peek(self, namespace: str) -> NamespaceVectors | None:
+        """The copy held, whatever its version (the caller checks it)."""
+        with self._lock:
+            entry = self._entries.get(namespace)
+            if entry is not None:
+                self._entries.move_to_end(namespace)
+            return entry
 
     def get(self, namespace: str, version: int) -> NamespaceVectors | None:
         with self._lock:
@@ -88,7 +96,17 @@ class VectorCache:
         return NamespaceVectors(version=0, ids=ids, matrix=matrix)
 
 
-def ranked(entry: NamespaceVectors, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row indexes best first, and the cosine similarity of each row."""
-    scores = entry.matrix @ query
-    return np.argsort(-scores, kind="stable"), scores
+def scores(entry: NamespaceVectors, query: np.ndarray) -> np.ndarray:
+    """The cosine similarity of each row to the (unit) query."""
+    return entry.matrix @ query
+
+
+def best(scores: np.ndarray, stop: int) -> np.ndarray:
+    """The row indexes of the ``stop`` best scores, best first (equal scores in row order):
+    a partition, then a sort of only those (a full sort of 10,000 costs as much as the
+    product itself)."""
+    if stop >= len(scores):
+        picked = np.arange(len(scores))
+    else:
+        picked = np.argpartition(-scores, stop - 1)[:stop]
+    return picked[np.lexsort((picked, -scores[picked]))]

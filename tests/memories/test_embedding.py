@@ -79,3 +79,26 @@ def test_a_repeated_query_comes_from_the_lru():
     assert enc.stats == {"encoded": 1, "batches": 1, "lru_hits": 0}
     assert enc.embed("what does the child like to eat") == first
     assert enc.stats == {"encoded": 1, "batches": 1, "lru_hits": 1}
+
+
+def test_a_lone_query_is_encoded_in_the_callers_thread(monkeypatch):
+    """No hand-off to another thread when nobody else is asking (the one-client path)."""
+    enc = embedding.QueryEncoder(embedding.ensure_onnx())
+    threads, real = [], enc.encode
+    monkeypatch.setattr(enc, "encode", lambda texts: threads.append(threading.current_thread()) or real(texts))
+    enc.embed("what is the child's favourite colour")
+    assert threads == [threading.current_thread()]
+
+
+def test_a_failed_batch_fails_its_callers_and_the_next_batch_still_runs(monkeypatch):
+    enc = embedding.QueryEncoder(embedding.ensure_onnx())
+    real = enc.encode
+    monkeypatch.setattr(enc, "encode", lambda texts: (_ for _ in ()).throw(RuntimeError("model gone")))
+    try:
+        enc.embed("first")
+    except RuntimeError as exc:
+        assert str(exc) == "model gone"
+    else:
+        raise AssertionError("the error reached no caller")
+    monkeypatch.setattr(enc, "encode", real)
+    assert len(enc.embed("second")) == 384
