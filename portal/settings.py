@@ -279,6 +279,10 @@ MEM0_COLLECTION = env("MEM0_COLLECTION", "memories")
 # this points elsewhere.
 MEM0_DATABASE_URL = env("MEM0_DATABASE_URL")
 MEM0_EMBEDDING_DIMS = 384
+# Each web process keeps the vectors of the children it searched lately, to rank them exactly
+# without scanning (memories.gateway.vectors): up to this many MB; a child takes 1.6 MB per
+# 1,000 memories, and one child may take half (so 384 MB ranks a child of 120,000 this way).
+MEMORY_VECTORS_MB = env_int("MEMORY_VECTORS_MB", 384)
 LLM_BASE_URL = env("LLM_BASE_URL")
 LLM_API_KEY = env("LLM_API_KEY")
 LLM_MODEL = env("LLM_MODEL", "gpt-4o-mini")

@@ -1,12 +1,13 @@
 """Exact ranking without scanning the table: each process keeps the vectors of the namespaces
-it searched lately (a float32 matrix per namespace, within ``BUDGET_BYTES``), valid while the
-namespace's version in PostgreSQL is unchanged.
+it searched lately (a float32 matrix per namespace, within ``settings.MEMORY_VECTORS_MB``),
+valid while the namespace's version in PostgreSQL is unchanged.
 
 Every committed insert, update or delete in Mem0's table moves the namespace's version
 (statement triggers: ``schema``, ``<collection>_namespaces``). A search ranks every memory of
 the namespace on the copy in NumPy (about 0.6 ms for 10,000), then reads the rows it returns,
 filters applied in rank order, and the namespace's version in the same statement: when the
-version is the copy's, the result is the exact ranking; when not, it copies again. A namespace too large for the budget is ranked in SQL (``local``)."""
+version is the copy's, the result is the exact ranking; when not, it copies again. A namespace
+too large for the budget is ranked in SQL (``local``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-
-BUDGET_BYTES = 192 << 20  # per process: 10,000 memories take 15 MB
+from django.conf import settings
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class NamespaceVectors:
 
 
 class VectorCache:
-    def __init__(self, budget: int = BUDGET_BYTES):
-        self.budget = budget
+    def __init__(self, budget: int | None = None):
+        self.budget = settings.MEMORY_VECTORS_MB << 20 if budget is None else budget
         self._entries: OrderedDict[str, NamespaceVectors] = OrderedDict()
         self._lock = threading.Lock()
         self._vector_oid: int | None = None
