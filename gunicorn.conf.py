@@ -27,20 +27,21 @@ accesslog = None
 
 
 def post_worker_init(worker):
-    """Each worker loads the query encoder and Mem0 before its first request, writes usage
-    counts in batches, and keeps torch (Mem0's writes) to one thread."""
+    """Each worker loads the query encoder and Mem0 before its first request, writes the toy
+    routes' usage counts and call audit entries in batches (``portal.batches``), and keeps
+    torch (Mem0's writes) to one thread."""
     import torch
 
-    from memories import conversations
     from memories.apps import warm_up
+    from portal import batches
 
     torch.set_num_threads(1)
     warm_up()
-    conversations.usage_start()
+    batches.start()
 
 
 def worker_exit(server, worker):
-    """The counts still waiting are written before the worker goes."""
-    from memories import conversations
+    """What still waits (counts, audit entries) is written before the worker goes."""
+    from portal import batches
 
-    conversations.usage_stop()
+    batches.stop()

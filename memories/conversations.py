@@ -8,11 +8,9 @@ a missing LLM configuration is said plainly in ``last_error``."""
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
-import threading
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -32,7 +30,7 @@ from memories.gateway import (
     MemoryRecord,
 )
 from memories.models import Conversation, MemoryChange, MemoryUsage
-from portal import queue
+from portal import batches, queue
 from portal.errors import ApplicationError
 from portal.queue import enqueue_on_commit
 
@@ -110,18 +108,14 @@ def context_block(records: list[MemoryRecord]) -> str:
 
 def usage_record(device: Device, namespace: str, memory_ids: list[str]) -> None:
     """Count each served memory once more (and when). In a web server process the counts
-    wait in the process (``usage_start``) and are written in batches off the request path;
+    wait in the process and are written in batches off the request path (``portal.batches``);
     elsewhere (tests, commands) they are written now, in one statement."""
     ids = sorted(set(memory_ids))
     if not ids or device.child_id is None:
         return
     now = timezone.now()
     epoch = device.child.memory_epoch
-    rows = {(memory_id, device.pk): [namespace, device.child_id, epoch, 1, now] for memory_id in ids}
-    if _usage.running:
-        _usage.add(rows)
-    else:
-        _usage_write(rows)
+    _usage.add({(memory_id, device.pk): [namespace, device.child_id, epoch, 1, now] for memory_id in ids})
 
 
 def _usage_write(rows: dict) -> None:
@@ -148,75 +142,21 @@ def _usage_write(rows: dict) -> None:
         )
 
 
-class _UsageBuffer:
-    """Counts waiting in the process; a thread writes them every ``interval`` seconds (and
-    at exit). A write that fails keeps them for the next round: none is lost while the
-    process lives."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.rows: dict = {}
-        self.running = False
-        self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def add(self, rows: dict) -> None:
-        with self.lock:
-            for key, (namespace, child_id, epoch, count, at) in rows.items():
-                held = self.rows.get(key)
-                if held is None or held[2] != epoch:
-                    self.rows[key] = [namespace, child_id, epoch, count, at]
-                else:
-                    held[3] += count
-                    held[4] = max(held[4], at)
-
-    def flush(self) -> int:
-        with self.lock:
-            rows, self.rows = self.rows, {}
-        try:
-            _usage_write(rows)
-        except Exception:
-            log.warning("usage counts not written yet; kept for the next round", exc_info=True)
-            connection.close()
-            self.add(rows)
-            return 0
-        return sum(v[3] for v in rows.values())
-
-    def loop(self, interval: float) -> None:
-        while not self.stop.wait(interval):
-            self.flush()
-        self.flush()
-        connection.close()
+def _usage_merge(held: dict, rows: dict) -> dict:
+    """Newer counts on top of held ones: added up, unless the child's epoch moved between
+    them (then the newer ones replace them: the older would not be written anyway)."""
+    for key, (namespace, child_id, epoch, count, at) in rows.items():
+        kept = held.get(key)
+        if kept is None or kept[2] != epoch:
+            held[key] = [namespace, child_id, epoch, count, at]
+        else:
+            kept[3] += count
+            kept[4] = max(kept[4], at)
+    return held
 
 
-_usage = _UsageBuffer()
-
-
-def usage_start(interval: float = 1.0) -> None:
-    """Batch usage counts in this process (the web server's workers: ``gunicorn.conf.py``)."""
-    if _usage.running:
-        return
-    _usage.stop.clear()
-    _usage.thread = threading.Thread(target=_usage.loop, args=(interval,), name="usage-counts", daemon=True)
-    _usage.running = True
-    _usage.thread.start()
-    atexit.register(usage_stop)
-
-
-def usage_stop() -> None:
-    """Write what is waiting and stop batching (a worker's exit)."""
-    if not _usage.running:
-        return
-    _usage.running = False
-    _usage.stop.set()
-    if _usage.thread is not None:
-        _usage.thread.join(30)
-    _usage.flush()
-
-
-def usage_flush() -> int:
-    """Write the waiting counts now; how many were written."""
-    return _usage.flush()
+_usage = batches.Batch("usage counts", _usage_write, empty=dict, merge=_usage_merge,
+                       size=lambda rows: sum(v[3] for v in rows.values()))
 
 
 # -- conversations ----------------------------------------------------------------------

@@ -31,12 +31,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
 from ninja.security import APIKeyHeader
 
-from devices.models import ChildProfile, Device, DeviceToken, normalize_mac
+from devices.models import ChildProfile, Device, DeviceToken, Household, normalize_mac
 from devices.tokens import token_lookup
 from memories import conversations, gateway
 from memories.api import ERRORS, device_for_token
@@ -45,8 +46,10 @@ from memories.gateway import ListFilter, MemoryRecord
 from memories.gateway.records import aware
 from memories.models import Conversation, MemoryFeedback
 from memories.schemas import MAC_HELP, MAC_PATTERN, MAX_CONTENT, MAX_MESSAGES, ErrorOut
-from portal.audit import audit
+from portal import batches
+from portal.audit import audit_entry
 from portal.errors import ApplicationError
+from portal.models import AuditEvent
 
 PREFIX = "/mem0/"  # where portal.api mounts this router
 ORG_ID, PROJECT_ID = "memory-portal", "toys"  # what ping answers (1.0 clients send them back; ignored)
@@ -185,7 +188,9 @@ class FeedbackOut(Schema):
 
 class Trail:
     """Audits the call when it ends, answered or refused: ``toy.<what>``, with the reason
-    memory was not served (``toy.search.paused``) or the refusal's code."""
+    memory was not served (``toy.search.paused``) or the refusal's code. In a web server the
+    entries are written in batches off the request path (``portal.batches``), each with the
+    call's time; elsewhere at once."""
 
     def __init__(self, request: HttpRequest, what: str):
         self.request, self.what = request, what
@@ -201,11 +206,38 @@ class Trail:
             outcome = "refused"
             self.detail["code"] = getattr(exc, "code", type(exc).__name__)
         device = self.device
-        audit(actor=None, action=f"toy.{self.what}" + (f".{outcome}" if outcome else ""),
-              household=device.household if device else None, child=device.child if device else None,
-              count=self.count, token_id=self.request.auth.pk, device_id=device.pk if device else None,
-              **self.detail)
+        entry = audit_entry(actor=None, action=f"toy.{self.what}" + (f".{outcome}" if outcome else ""),
+                            household=device.household if device else None, child=device.child if device else None,
+                            count=self.count, token_id=self.request.auth.pk,
+                            device_id=device.pk if device else None, **self.detail)
+        _trail.add([(entry, device.child.memory_epoch if device and device.child else None)])
         return False
+
+
+def _trail_write(entries: list[tuple[AuditEvent, int | None]]) -> None:
+    """The calls' entries in one insert (each with the child's memory epoch at the call).
+    Meanwhile the children's and households' rows are locked, so an erasure starting or a
+    household going waits: an entry of a child erased since the call (its epoch moved, or it
+    is gone) keeps the child's id but not the name, as the erasure leaves the trail, and one
+    of a household gone since keeps no household, as its deletion leaves it."""
+    child_ids = sorted({e.child_id for e, _ in entries if e.child_id is not None})
+    household_ids = sorted({e.household_id for e, _ in entries if e.household_id is not None})
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f'SELECT id, memory_epoch FROM "{ChildProfile._meta.db_table}" WHERE id = ANY(%s) '
+                    "ORDER BY id FOR SHARE", [child_ids])
+        epochs = dict(cur.fetchall())
+        cur.execute(f'SELECT id FROM "{Household._meta.db_table}" WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE',
+                    [household_ids])
+        households = {row[0] for row in cur.fetchall()}
+        for event, epoch in entries:
+            if event.child_id is not None and epochs.get(event.child_id) != epoch:
+                event.child_name = ""
+            if event.household_id not in households:
+                event.household = None
+        AuditEvent.objects.bulk_create([event for event, _ in entries])
+
+
+_trail = batches.Batch("toy call audit entries", _trail_write)
 
 
 # -- which toy, which child ----------------------------------------------------------------

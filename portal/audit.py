@@ -6,7 +6,15 @@ from portal.models import AuditEvent
 
 def audit(*, actor, action: str, household=None, child=None, count: int = 0, **detail) -> AuditEvent:
     """Record an action. ``detail`` holds ids and counts only, never memory text."""
-    return AuditEvent.objects.create(
+    event = audit_entry(actor=actor, action=action, household=household, child=child, count=count, **detail)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_entry(*, actor, action: str, household=None, child=None, count: int = 0, **detail) -> AuditEvent:
+    """The entry ``audit`` records, timed now and not saved yet (for entries written later,
+    in a batch: ``memories.mem0_compat``)."""
+    return AuditEvent(
         actor=actor if actor is not None and actor.is_authenticated else None,
         actor_role=role_of(actor) or "system",
         household=household if household is not None else getattr(child, "household", None),
@@ -15,7 +23,7 @@ def audit(*, actor, action: str, household=None, child=None, count: int = 0, **d
         action=action,
         count=count,
         detail=detail,
-    )
+    )  # created_at: now (its default)
 
 
 def audit_refusal(request, what: str) -> None:

@@ -1,8 +1,9 @@
 """The toy routes' fixed costs: what they look up is kept in each process under a version
 the database bumps on every committed change (a revoked token stops working at once, in
-this process and in another); usage counts are batched off the request path, none lost
-and none written back after an erasure."""
+this process and in another); usage counts and the Mem0-compatible calls' audit entries are
+batched off the request path, none lost and none written back after an erasure."""
 
+import json
 import os
 import re
 import socket
@@ -13,14 +14,16 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from devices import lookups, services, tokens
 from devices.models import Consent, Device, DeviceToken
-from memories import conversations
-from memories.erasure import erasure_start
+from memories.erasure import erasure_run, erasure_start
 from memories.models import Erasure, MemoryUsage
+from portal import batches
+from portal.models import AuditEvent
 from tests.memories import conftest_api
 from tests.memories.conftest_api import api_url
 
@@ -69,6 +72,17 @@ def kites(family, gw):
 
 def context(client, family, query="kites"):
     return client.get(api_url(family.device_a.mac, "memory-context") + f"?query={query}")
+
+
+@pytest.fixture
+def mem0(fleet):
+    """A toy server's MemoryClient (the Mem0-compatible routes) with the fleet token."""
+    return Client(headers={"Authorization": f"Token {fleet[1]}"})
+
+
+def search(client, family, query="kites"):
+    return client.post("/api/v1/mem0/v3/memories/search/", content_type="application/json",
+                       data=json.dumps({"query": query, "filters": {"user_id": family.device_a.mac}}))
 
 
 @pytest.mark.django_db
@@ -121,10 +135,10 @@ def test_a_token_revoked_in_another_process_stops_at_once(family, fleet, gw, tra
 
 
 @pytest.fixture
-def batching():
-    conversations.usage_start(interval=3600)  # written only when the test says so
+def batching(db):
+    batches.start(interval=3600)  # written only when the test says so
     yield
-    conversations.usage_stop()
+    batches.stop()
 
 
 def test_usage_counts_are_written_in_a_batch_off_the_request_path(family, toy, kites, transactional_db,
@@ -134,18 +148,65 @@ def test_usage_counts_are_written_in_a_batch_off_the_request_path(family, toy, k
             assert context(toy, family).json()["items"]
     assert not [q for q in ctx.captured_queries if "memoryusage" in q["sql"]]
     assert not MemoryUsage.objects.exists()
-    assert conversations.usage_flush() == 5
+    assert batches.flush() == 5
     assert MemoryUsage.objects.get(memory_id=kites.id, device=family.device_a).count == 5
     assert context(toy, family).status_code == 200
-    conversations.usage_stop()  # a worker's exit writes what waits
+    batches.stop()  # a worker's exit writes what waits
     assert MemoryUsage.objects.get(memory_id=kites.id, device=family.device_a).count == 6
+
+
+def test_the_mem0_calls_audit_is_written_in_a_batch_each_entry_at_its_calls_time(family, mem0, kites,
+                                                                                 transactional_db, batching):
+    times = []
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(3):
+            before = timezone.now()
+            assert search(mem0, family).json()["results"]
+            times.append((before, timezone.now()))
+    assert not [q for q in ctx.captured_queries if "portal_auditevent" in q["sql"]]
+    assert not AuditEvent.objects.filter(action__startswith="toy.").exists()
+    assert batches.flush() == 3 + 3  # three entries, three counts
+    entries = list(AuditEvent.objects.filter(action="toy.search").order_by("created_at"))
+    assert [(e.child_id, e.child_name, e.household_id, e.count) for e in entries] == [
+        (family.child_a.pk, "Rahul", family.household_a.pk, 1)] * 3
+    assert all(start <= e.created_at <= end for e, (start, end) in zip(entries, times, strict=True))
+    assert entries[0].detail == {"token_id": entries[0].detail["token_id"], "device_id": family.device_a.pk}
+    assert search(mem0, family).status_code == 200
+    batches.stop()  # a worker's exit writes what waits
+    assert AuditEvent.objects.filter(action="toy.search").count() == 4
+
+
+@pytest.mark.django_db
+def test_an_entry_written_after_the_childs_memories_were_erased_leaves_out_the_name(family, mem0, kites,
+                                                                                   batching):
+    """The erasure blanks the child's name in the trail; an entry of a call before it that
+    waited for its batch does not bring the name back."""
+    assert search(mem0, family).json()["results"]
+    erasure_start(scope=Erasure.Scope.MEMORIES, origin="parent", actor=family.parent_a, child=family.child_a,
+                  enqueue=False)
+    batches.flush()
+    entry = AuditEvent.objects.get(action="toy.search")
+    assert (entry.child_id, entry.child_name, entry.household_id) == (family.child_a.pk, "", family.household_a.pk)
+
+
+def test_an_entry_of_a_household_erased_before_its_batch_keeps_ids_only(family, mem0, kites, transactional_db,
+                                                                       batching):
+    """The household and child are gone when the batch is written: the entry is written
+    (not refused for its household, which would keep the whole batch waiting) without them."""
+    assert search(mem0, family).json()["results"]
+    erasure = erasure_start(scope=Erasure.Scope.HOUSEHOLD, origin="support", actor=family.support,
+                            household=family.household_a, enqueue=False)
+    assert erasure_run(erasure.pk).state == Erasure.State.DONE
+    batches.flush()
+    entry = AuditEvent.objects.get(action="toy.search")
+    assert (entry.child_id, entry.child_name, entry.household_id) == (family.child_a.pk, "", None)
 
 
 def test_counts_of_a_child_erased_since_are_not_written_back(family, toy, kites, transactional_db, batching):
     assert context(toy, family).json()["items"]
     erasure_start(scope=Erasure.Scope.MEMORIES, origin="parent", actor=family.parent_a, child=family.child_a,
                   enqueue=False)
-    conversations.usage_flush()
+    batches.flush()
     assert not MemoryUsage.objects.filter(namespace=family.child_a.namespace).exists()
 
 
