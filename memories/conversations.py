@@ -29,7 +29,7 @@ from memories.gateway import (
     Mem0Unavailable,
     MemoryRecord,
 )
-from memories.models import Conversation, MemoryChange, MemoryUsage
+from memories.models import Conversation, MemoryChange, MemoryFeedback, MemoryUsage
 from portal import batches, queue
 from portal.errors import ApplicationError
 from portal.queue import enqueue_on_commit
@@ -88,9 +88,26 @@ def context_for(device: Device, *, query: str = "", limit: int = 10) -> tuple[li
         records = gw.search([namespace], query, limit=limit, flt=flt)
     else:
         records = gw.list([namespace], limit=limit, flt=flt, total=False).items
-    records = sorted(records, key=_newest_first, reverse=True)
-    usage_record(device, namespace, [r.id for r in records])
-    return records, ""
+    return sorted(served(device, records), key=_newest_first, reverse=True), ""
+
+
+def served(device: Device, records: list[MemoryRecord]) -> list[MemoryRecord]:
+    """What of ``records`` may be served to the toy (never a 🚫), counted as served. The toy
+    routes' one door out (memory-context and the Mem0-compatible reads)."""
+    kept = unblocked(device.child, records)
+    usage_record(device, device.child.namespace, [r.id for r in kept])
+    return kept
+
+
+def unblocked(child: ChildProfile, records: list[MemoryRecord]) -> list[MemoryRecord]:
+    """Never a 🚫: Mem0's copy of the rating says so, or our record does while the copy waits
+    for its mirror (Mem0 was down when the parent rated it: ``services.memory_rate``). Our
+    records of the child's 🚫 are kept in the process until a rating changes (``lookups``:
+    migration memories 0009), so this costs no query."""
+    blocked = lookups.cached(("blocked", child.namespace), lambda: frozenset(
+        MemoryFeedback.objects.filter(namespace=child.namespace, rating=MemoryFeedback.Rating.VERY_NEGATIVE)
+        .values_list("memory_id", flat=True)))
+    return [r for r in records if not r.blocked and r.id not in blocked]
 
 
 def _newest_first(record: MemoryRecord):

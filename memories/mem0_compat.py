@@ -41,7 +41,6 @@ from devices.models import ChildProfile, Device, DeviceToken, Household, normali
 from devices.tokens import token_lookup
 from memories import conversations, gateway
 from memories.api import ERRORS, device_for_token
-from memories.erasure import child_is_erasing
 from memories.gateway import ListFilter, MemoryRecord
 from memories.gateway.records import aware
 from memories.models import Conversation, MemoryFeedback
@@ -282,27 +281,6 @@ def _named(user_id: str | None, filters) -> list:
     return ([user_id] if user_id else []) + _filter_user_ids(filters)
 
 
-def off_reason(device: Device) -> str:
-    """Why nothing is served to or learned from the toy now ("" when memory is on)."""
-    return conversations.memory_off_reason(device) or ("erasing" if child_is_erasing(device.child) else "")
-
-
-def _unblocked(records: list[MemoryRecord]) -> list[MemoryRecord]:
-    """Never a 🚫: the store's copy says so, or our record does while the copy waits for its
-    mirror (Mem0 was down when the parent rated it)."""
-    ids = [r.id for r in records]
-    blocked = set(MemoryFeedback.objects.filter(memory_id__in=ids, rating=MemoryFeedback.Rating.VERY_NEGATIVE)
-                  .values_list("memory_id", flat=True)) if ids else set()
-    return [r for r in records if not r.blocked and r.id not in blocked]
-
-
-def _served(device: Device, records: list[MemoryRecord]) -> list[MemoryRecord]:
-    """What may be served, counted as served (as memory-context counts it)."""
-    kept = _unblocked(records)
-    conversations.usage_record(device, device.child.namespace, [r.id for r in kept])
-    return kept
-
-
 def _stamp(value: datetime | None) -> str | None:
     """ISO 8601 with microseconds, as the Platform writes it (xiaozhi cuts at the first '.')."""
     return timezone.localtime(aware(value)).isoformat(timespec="microseconds") if value else None
@@ -464,7 +442,7 @@ def _search(request, payload: SearchIn) -> dict:
     with Trail(request, "search") as trail:
         device, user_id = _toy(request, _named(payload.user_id, payload.filters))
         trail.device = device
-        trail.reason = off_reason(device)
+        trail.reason = conversations.memory_off_reason(device)
         if trail.reason:
             return {"results": []}
         limit = max(1, min(payload.top_k or payload.limit or 10, MAX_RESULTS))
@@ -475,7 +453,7 @@ def _search(request, payload: SearchIn) -> dict:
             records = gw.list([namespace], limit=limit, flt=SERVED, total=False).items
         if payload.threshold:
             records = [r for r in records if r.score is None or r.score >= payload.threshold]
-        records = _served(device, records)
+        records = conversations.served(device, records)
         conversations.device_seen(device)
         trail.count = len(records)
         return {"results": [_item(r, user_id) for r in records]}
@@ -501,11 +479,11 @@ def _list(request, payload: ListIn, page: int | None, page_size: int | None) -> 
         trail.device = device
         number = max(1, page or payload.page or 1)
         size = max(1, min(page_size or payload.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE))
-        trail.reason = off_reason(device)
+        trail.reason = conversations.memory_off_reason(device)
         records, total = [], 0
         if not trail.reason:
             found = gateway.get().list([device.child.namespace], offset=(number - 1) * size, limit=size, flt=SERVED)
-            records, total = _served(device, found.items), found.total
+            records, total = conversations.served(device, found.items), found.total
             if number > 1 and (number - 1) * size >= total:
                 raise Http404("Invalid page.")
         trail.count = len(records)
@@ -542,7 +520,8 @@ def _memory(request, memory_id: str, user_id: str | None) -> tuple[Device, str, 
         device = _toy_of(record)
         shown = device.mac if device else ""
     if (record is None or device is None or not request.auth.covers(device)
-            or record.namespace != device.child.namespace or off_reason(device) or not _unblocked([record])):
+            or record.namespace != device.child.namespace or conversations.memory_off_reason(device)
+            or not conversations.unblocked(device.child, [record])):
         raise Http404("Memory not found.")
     return device, shown, record
 
@@ -560,7 +539,7 @@ def memory_get(request, memory_id: str, user_id: str | None = None):
     """One memory of the toy's child (counted as served)."""
     with Trail(request, "get") as trail:
         trail.device, shown, record = _memory(request, memory_id, user_id)
-        _served(trail.device, [record])
+        conversations.served(trail.device, [record])
         trail.count, trail.detail["memory_id"] = 1, record.id
         return _item(record, shown)
 

@@ -1,7 +1,9 @@
 """The toy routes' fixed costs: what they look up is kept in each process under a version
 the database bumps on every committed change (a revoked token stops working at once, in
-this process and in another); usage counts and the Mem0-compatible calls' audit entries are
-batched off the request path, none lost and none written back after an erasure."""
+this process and in another; an erasure queued or finished and a 🚫 apply at the next call);
+usage counts and the Mem0-compatible calls' audit entries are batched off the request path,
+none lost and none written back after an erasure. Warm, memory-context and the
+Mem0-compatible search each read the lookup version and nothing else."""
 
 import json
 import os
@@ -20,8 +22,8 @@ from django.utils import timezone
 
 from devices import lookups, services, tokens
 from devices.models import Consent, Device, DeviceToken
-from memories.erasure import erasure_run, erasure_start
-from memories.models import Erasure, MemoryUsage
+from memories.erasure import erasure_run, erasure_start, new_reference
+from memories.models import Erasure, MemoryFeedback, MemoryUsage
 from portal import batches
 from portal.models import AuditEvent
 from tests.memories import conftest_api
@@ -85,6 +87,12 @@ def search(client, family, query="kites"):
                        data=json.dumps({"query": query, "filters": {"user_id": family.device_a.mac}}))
 
 
+def served_ids(family, toy, mem0, query="kites") -> tuple[set, set]:
+    """What memory-context and the Mem0-compatible search serve now."""
+    return ({i["id"] for i in context(toy, family, query).json()["items"]},
+            {r["id"] for r in search(mem0, family, query).json()["results"]})
+
+
 @pytest.mark.django_db
 def test_a_warm_call_reads_one_version_instead_of_the_token_toy_child_and_consent(family, toy, kites):
     assert context(toy, family).status_code == 200
@@ -93,6 +101,33 @@ def test_a_warm_call_reads_one_version_instead_of_the_token_toy_child_and_consen
     reads = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
     assert sum("devices_lookup_version" in sql for sql in reads) == 1
     assert not [sql for sql in reads if TOY_TABLES.search(sql)]
+
+
+@pytest.mark.django_db
+def test_an_erasure_queued_or_finished_applies_at_the_next_call(family, toy, mem0, kites):
+    """Nothing but the erasure's row changes (a household's erasure names no child): both
+    routes stop serving at the next call, and serve again once it is done."""
+    assert served_ids(family, toy, mem0) == ({kites.id}, {kites.id})
+    erasure = Erasure.objects.create(reference=new_reference(), scope=Erasure.Scope.HOUSEHOLD, origin="support",
+                                     household=family.household_a)
+    assert served_ids(family, toy, mem0) == (set(), set())
+    assert context(toy, family).json()["reason"] == "erasing"
+    Erasure.objects.filter(pk=erasure.pk).update(state=Erasure.State.DONE)
+    assert served_ids(family, toy, mem0) == ({kites.id}, {kites.id})
+
+
+@pytest.mark.django_db
+def test_a_block_whose_mirror_to_mem0_waits_is_served_by_neither_route(family, toy, mem0, kites, gw):
+    """A parent's 🚫 is our record first; Mem0's copy gets it by a task when Mem0 was down.
+    Meanwhile memory-context serves it no more than the Mem0-compatible search; taken back,
+    it is served again."""
+    assert served_ids(family, toy, mem0) == ({kites.id}, {kites.id})
+    rating = MemoryFeedback.objects.create(memory_id=kites.id, namespace=family.child_a.namespace,
+                                           child=family.child_a, rating=MemoryFeedback.Rating.VERY_NEGATIVE)
+    assert gw.get(kites.id).rating is None  # the mirror has not happened
+    assert served_ids(family, toy, mem0) == (set(), set())
+    rating.delete()
+    assert served_ids(family, toy, mem0) == ({kites.id}, {kites.id})
 
 
 @pytest.mark.django_db
@@ -153,6 +188,17 @@ def test_usage_counts_are_written_in_a_batch_off_the_request_path(family, toy, k
     assert context(toy, family).status_code == 200
     batches.stop()  # a worker's exit writes what waits
     assert MemoryUsage.objects.get(memory_id=kites.id, device=family.device_a).count == 6
+
+
+def test_warm_memory_context_and_mem0_search_each_read_only_the_lookup_version(family, toy, mem0, kites,
+                                                                              batching):
+    """As in a web server (counts and audit entries wait for their batch): no query for
+    whether an erasure is under way or which memories are 🚫 (both kept with the lookups)."""
+    for call in (lambda: context(toy, family), lambda: search(mem0, family)):
+        assert kites.id in call().content.decode()  # cold: fills the cache, stamps last_seen/last_used
+        with CaptureQueriesContext(connection) as ctx:
+            assert kites.id in call().content.decode()
+        assert [q["sql"] for q in ctx.captured_queries] == ["SELECT value FROM devices_lookup_version WHERE id = 1"]
 
 
 def test_the_mem0_calls_audit_is_written_in_a_batch_each_entry_at_its_calls_time(family, mem0, kites,
