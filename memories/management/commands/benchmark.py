@@ -423,11 +423,12 @@ class Command(BaseCommand):
 
     def measure_single_client(self, stores: dict[str, tuple[str, object]], bare_url: str | None = None,
                               n: int = 200):
-        """One client, requests alternating between the stores (and bare Mem0): the sizes
-        measured in one run, not minutes apart."""
+        """One client, requests alternating between the stores, memory-context and the
+        Mem0-compatible search (and bare Mem0): the sizes measured in one run, not minutes apart."""
         from memories.bench import http
 
-        targets = [(name, url, child, "memory-context") for name, (url, child) in stores.items()]
+        targets = [(f"{path}, {name}" if path != "memory-context" else name, url, child, path)
+                   for name, (url, child) in stores.items() for path in QUERY_PATHS[:2]]
         if bare_url:
             first_name, (_, first_child) = next(iter(stores.items()))
             targets.append((f"bare Mem0, {first_name}", bare_url, first_child, "bare Mem0"))
@@ -590,6 +591,36 @@ class Command(BaseCommand):
         self.say(f"  {scenario:>34} | {name:<52} {shown:>10} {unit} "
                  + " ".join(f"{k}={row[k]}" for k in extra))
 
+    def targets(self) -> list[dict]:
+        """Issue 10's targets, each next to what this run measured on the main store."""
+        rows = {(r["scenario"], r["metric"]): r for r in self.results}
+        main = next((r["scenario"] for r in self.results if r["metric"].startswith("memory-context: throughput")), None)
+        if main is None:
+            return []
+        clients = self.opts["clients"]
+        out = []
+
+        def check(what, value, ok):
+            out.append({"target": what, "measured": value, "met": bool(ok)})
+
+        for path in QUERY_PATHS[:2]:
+            through = rows.get((main, f"{path}: throughput, {clients} clients"), {})
+            p95 = rows.get((main, f"{path}: p95, {clients} clients"), {})
+            recall = rows.get((main, f"{path}: recall@10"), {})
+            check(f"{path}: >= 200 req/s at {clients} clients", through.get("value"), (through.get("value") or 0) >= 200)
+            check(f"{path}: >= 5x bare Mem0's throughput", through.get("ratio_to_bare"),
+                  (through.get("ratio_to_bare") or 0) >= 5)
+            check(f"{path}: p95 <= 200 ms at {clients} clients", p95.get("value"), (p95.get("value") or 1e9) <= 200)
+            check(f"{path}: recall@10 = 1.0", recall.get("value"), recall.get("value") == 1.0)
+        singles = [r for r in self.results if r["scenario"] == "one client" and not r["metric"].startswith("bare")]
+        for row in singles:
+            check(f"one client p50 <= 10 ms ({row['metric'].removesuffix(': p50')})", row["value"], row["value"] <= 10)
+        pages = [r for r in self.results if r["metric"].startswith("list page 1 SQL")]
+        if pages:
+            worst = max(pages, key=lambda r: r["value"])
+            check(f"{worst['metric']} <= 5 ms ({worst['scenario']})", worst["value"], worst["value"] <= 5)
+        return out
+
     def report(self):
         self.closing_note()
         self.say("\n" + "=" * 120)
@@ -600,11 +631,16 @@ class Command(BaseCommand):
             self.say(f"{row['scenario']:>34} | {row['metric']:<52} {row['value']:>10} {row['unit']:<5} {extra}")
         for note in self.notes:
             self.say(f"note: {note}")
+        targets = self.targets()
+        self.say("\nTargets (issue 10):")
+        for row in targets:
+            self.say(f"  {'met   ' if row['met'] else 'MISSED'} {row['target']:<70} {row['measured']}")
         out = Path(self.opts["output"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "environment": self.env,
                                    "options": {k: v for k, v in self.opts.items() if k != "output"},
-                                   "results": self.results, "explain": self.explains, "notes": self.notes},
+                                   "results": self.results, "targets": targets, "explain": self.explains,
+                                   "notes": self.notes},
                                   indent=2))
         self.say(f"\nWritten to {out}")
 
