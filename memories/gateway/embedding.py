@@ -127,7 +127,8 @@ class QueryEncoder:
         np = self._np
         out = []
         for start in range(0, len(texts), MAX_BATCH):
-            encodings = self.tokenizer.encode_batch(list(texts[start:start + MAX_BATCH]))
+            part = texts[start:start + MAX_BATCH]
+            encodings = [self.tokenizer.encode(part[0])] if len(part) == 1 else self.tokenizer.encode_batch(list(part))
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,

@@ -51,6 +51,7 @@ EXACT_MAX = 20_000  # namespaces up to this size are ranked exactly by comparing
 HNSW_MIN_SHARE = 0.05  # a larger one takes HNSW candidates when it is at least this share of the store
 CANDIDATES = 100  # HNSW candidates re-ranked exactly
 HNSW_EF = 400  # the scan's search list: recall@10 = 1.0 on the benchmark's stores (200: 0.99)
+SPARE_ROWS = 6  # rows read beyond the limit, for those the filters leave out (more: another read)
 SIZE_TTL = 60.0  # seconds a namespace's (capped) size is remembered for choosing the plan
 
 # Keys in a memory's payload that are Mem0's own; everything else is metadata.
@@ -451,7 +452,7 @@ class LocalGateway:
         rows_sql = f'SELECT id::text, payload FROM "{self.collection}" WHERE id = ANY(%s::uuid[]) AND {where}'
         found: list[MemoryRecord] = []
         version = None if check_version else entry.version
-        start, chunk = 0, max(4 * limit, 32)
+        start, chunk = 0, limit + SPARE_ROWS
         while len(found) < limit and start < len(scores):
             picked = vectors.best(scores, start + chunk)[start:]
             ids = [entry.ids[i] for i in picked]

@@ -76,3 +76,16 @@ def test_a_warm_search_is_one_statement(gw):
     finally:
         del gw._cursor
     assert len(statements) == 1  # the ten rows and the namespace's version, in one round trip
+
+
+def test_rows_the_filters_leave_out_are_made_up_by_further_reads(gw):
+    """The best 25 rows are 🚫 (more than one read's spare rows): the answer is still the
+    exact ranking of the rest."""
+    ns = namespace()
+    texts = corpus.memories(400, seed=37)
+    gw.bulk_insert(ns, texts, vectors=gw.embed_many(texts), metadata={"kind": LEARNED_KIND})
+    query = corpus.queries(1, seed=38)[0]
+    ranked = exact_ids(gw, ns, query, k=40)
+    gw.set_metadata_many({memory_id: {"rating": "VERY_NEGATIVE"} for memory_id in ranked[:25]})
+    served = gw.search([ns], query, limit=10, flt=ListFilter(exclude_blocked=True))
+    assert [r.id for r in served] == ranked[25:35]
