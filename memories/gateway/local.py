@@ -438,7 +438,11 @@ class LocalGateway:
             return []
         if not self.vectors.fits(row[0], settings.MEM0_EMBEDDING_DIMS):
             return None
-        entry = self.vectors.get(namespace, row[1]) or self._copy_vectors(namespace)
+        entry = self.vectors.get(namespace, row[1])
+        if entry is None:
+            with self.vectors.loading(namespace):  # one copy at a time: the others wait for it
+                held = self.vectors.peek(namespace)
+                entry = held if held is not None and held.version >= row[1] else self._copy_vectors(namespace)
         return self._rows_in_rank_order(namespace, entry, query, limit, flt)[0]
 
     def _rows_in_rank_order(self, namespace: str, entry, query, limit: int, flt: ListFilter | None, *,

@@ -89,3 +89,27 @@ def test_rows_the_filters_leave_out_are_made_up_by_further_reads(gw):
     gw.set_metadata_many({memory_id: {"rating": "VERY_NEGATIVE"} for memory_id in ranked[:25]})
     served = gw.search([ns], query, limit=10, flt=ListFilter(exclude_blocked=True))
     assert [r.id for r in served] == ranked[25:35]
+
+
+def test_threads_asking_for_a_namespace_not_copied_yet_share_one_copy(gw):
+    """Sixteen threads of a web worker search a child at once (the first turn after a
+    restart): the namespace is read once, not sixteen times."""
+    import threading
+
+    ns = namespace()
+    texts = corpus.memories(2000, seed=39)
+    gw.bulk_insert(ns, texts, vectors=gw.embed_many(texts), metadata={"kind": LEARNED_KIND})
+    query = corpus.queries(1, seed=40)[0]
+    loads, start, answers = gw.vectors.stats["loads"], threading.Barrier(16), []
+
+    def ask():
+        start.wait(30)
+        answers.append([r.id for r in gw.search([ns], query, limit=10)])
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert gw.vectors.stats["loads"] == loads + 1
+    assert answers == [exact_ids(gw, ns, query)] * 16
