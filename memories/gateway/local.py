@@ -12,16 +12,23 @@ transaction.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from memories.gateway import embedding, mem0_internals, schema, vectors
 from memories.gateway.embedding import minilm_path
@@ -89,8 +96,6 @@ def _iterative_scans(conn) -> None:
     """Each pooled connection lets filtered HNSW scans go on until they fill their LIMIT, so
     Mem0's own filtered searches (its dedup during extraction) see the namespace's rows.
     pgvector before 0.8 has no such setting: then nothing changes."""
-    import psycopg
-
     try:
         conn.execute("SET hnsw.iterative_scan = relaxed_order")
     except psycopg.Error:
@@ -117,9 +122,6 @@ class LocalGateway:
     # -- construction ----------------------------------------------------------------
     @staticmethod
     def django_dsn() -> str:
-        from django.db import connection
-        from psycopg.conninfo import make_conninfo
-
         s = connection.settings_dict
         parts = {"dbname": s["NAME"], "user": s["USER"], "password": s["PASSWORD"], "host": s["HOST"],
                  "port": s["PORT"]}
@@ -161,8 +163,6 @@ class LocalGateway:
         if self._memory is None:
             with self._lock:
                 if self._memory is None:
-                    from psycopg_pool import ConnectionPool
-
                     pool = ConnectionPool(self._dsn or settings.MEM0_DATABASE_URL or self.django_dsn(),
                                           min_size=1, max_size=6, timeout=POOL_TIMEOUT, open=False,
                                           configure=_iterative_scans, name=f"mem0-{self.collection}")
@@ -211,10 +211,7 @@ class LocalGateway:
         except (OSError, ConnectionError) as exc:
             raise Mem0Unavailable(type(exc).__name__) from exc
         except Exception as exc:
-            import psycopg
-            import psycopg_pool
-
-            if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+            if isinstance(exc, psycopg.OperationalError | PoolTimeout):
                 raise Mem0Unavailable(type(exc).__name__) from exc
             raise
 
@@ -422,8 +419,6 @@ class LocalGateway:
         filters applied in rank order. A warm search is one statement: the best rows and the
         namespace's version, read together (a version other than the copy's: copy again).
         None when the namespace is too large to copy."""
-        import numpy as np
-
         query = np.asarray(query_vector, dtype=np.float32)
         held = self.vectors.peek(namespace)
         if held is not None:
@@ -485,8 +480,6 @@ class LocalGateway:
 
     def _copy_vectors(self, namespace: str):
         """The namespace's vectors and version read in one snapshot, kept in the process."""
-        import dataclasses
-
         ns_table = schema.quoted(self.tables.namespaces)
         with self._cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -589,9 +582,6 @@ class LocalGateway:
         """Seed many memories at once through Mem0's vector store (benchmarks, imports).
         Rows get Mem0's payload layout; ``created_at`` steps back one second per row from
         ``start`` so the order is known. No history rows: nothing was said or changed."""
-        import hashlib
-        from datetime import UTC, timedelta
-
         start = start or datetime.now(UTC)
         vectors = vectors if vectors is not None else self.embed_many(texts)
         ids = [str(uuid.uuid4()) for _ in texts]

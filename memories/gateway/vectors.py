@@ -18,6 +18,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+from psycopg.types import TypeInfo
+
+
+class RawVector(Loader):
+    """pgvector's binary form as bytes of big-endian float4 (after int16 dims, int16 unused)."""
+
+    format = Format.BINARY
+
+    def load(self, data):
+        return bytes(data[4:])
 
 
 @dataclass(frozen=True)
@@ -86,21 +98,8 @@ class VectorCache:
     def load(self, cur, table: str, namespace: str, dims: int) -> NamespaceVectors:
         """The namespace's ids and vectors, read in binary (``cur`` in a transaction that
         also read the version, at REPEATABLE READ)."""
-        from psycopg.adapt import Loader
-        from psycopg.pq import Format
-
         if self._vector_oid is None:
-            from psycopg.types import TypeInfo
-
-            info = TypeInfo.fetch(cur.connection, "vector")
-            self._vector_oid = info.oid
-
-        class RawVector(Loader):  # pgvector's binary form: int16 dims, int16 unused, float4 BE
-            format = Format.BINARY
-
-            def load(self, data):
-                return bytes(data[4:])
-
+            self._vector_oid = TypeInfo.fetch(cur.connection, "vector").oid
         cur.adapters.register_loader(self._vector_oid, RawVector)
         cur.execute(f"SELECT id::text, vector FROM {table} WHERE payload->>'user_id' = %s", [namespace],
                     binary=True)
