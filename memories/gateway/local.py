@@ -195,12 +195,23 @@ class LocalGateway:
         self._memory = self._pool = None
 
     @contextmanager
-    def _cursor(self, commit: bool = False):
+    def _cursor(self, commit: bool = False, *, autocommit: bool = False):
         """A cursor on Mem0's database; its transaction commits when the block ends without
-        an error (``commit`` is kept for callers' readability)."""
+        an error (``commit`` is kept for callers' readability). ``autocommit``: each statement
+        stands alone, and the block ends without a COMMIT round trip (a one-statement read)."""
         _ = self.memory
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            yield cur
+        with self._pool.connection() as conn:
+            if not autocommit:
+                with conn.cursor() as cur:
+                    yield cur
+                return
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    yield cur
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False  # the pool's next borrower gets a transaction
 
     @staticmethod
     def _run(fn, *args, **kwargs):
@@ -455,7 +466,7 @@ class LocalGateway:
         while len(found) < limit and start < len(scores):
             picked = vectors.best(scores, start + chunk)[start:]
             ids = [entry.ids[i] for i in picked]
-            with self._cursor() as cur:
+            with self._cursor(autocommit=True) as cur:
                 if check_version and start == 0:
                     cur.execute(
                         f"SELECT v.version, m.id, m.payload FROM (SELECT %s::text AS user_id) AS k "

@@ -4,6 +4,7 @@ Mem0's table), so a memory added, changed, rated 🚫 or deleted by any process 
 the next search; the count comes from the same row."""
 
 import uuid
+from contextlib import contextmanager
 
 import numpy as np
 import psycopg
@@ -58,24 +59,35 @@ def test_a_namespace_too_large_to_copy_is_ranked_in_sql(gw, monkeypatch):
     assert ns not in gw.vectors._entries
 
 
-def test_a_warm_search_is_one_statement(gw):
+def test_a_warm_search_is_one_statement_and_one_round_trip(gw, tmp_path):
+    """What the gateway sends PostgreSQL for a warm search (libpq's protocol trace): one
+    statement, the ten rows and the namespace's version together; no BEGIN and no COMMIT
+    around it (each a round trip of its own)."""
     ns = namespace()
     texts = corpus.memories(300, seed=35)
     gw.bulk_insert(ns, texts, vectors=np.asarray(gw.embed_many(texts)).tolist())
     gw.search([ns], "warm", limit=10)
-    statements = []
-    real = gw._cursor
+    trace = tmp_path / "libpq.trace"
+    real = gw._pool.connection
 
-    def counted(*args, **kwargs):
-        statements.append(1)
-        return real(*args, **kwargs)
+    @contextmanager
+    def traced(*args, **kwargs):
+        with real(*args, **kwargs) as conn, open(trace, "a") as out:
+            conn.pgconn.trace(out.fileno())
+            try:
+                yield conn
+            finally:
+                conn.pgconn.untrace()
 
-    gw._cursor = counted
+    gw._pool.connection = traced
     try:
         assert len(gw.search([ns], corpus.queries(1, seed=36)[0], limit=10)) == 10
     finally:
-        del gw._cursor
-    assert len(statements) == 1  # the ten rows and the namespace's version, in one round trip
+        del gw._pool.connection
+    sent = [line.split("\t") for line in trace.read_text().splitlines()]  # time, F/B, length, message, text
+    statements = [m[4] for m in sent if m[1] == "F" and m[3] in ("Query", "Parse")]
+    assert len(statements) == 1, statements
+    assert "memories_namespaces" in statements[0]
 
 
 def test_rows_the_filters_leave_out_are_made_up_by_further_reads(gw):

@@ -43,6 +43,7 @@ from memories.gateway import ListFilter
 
 QUERY_PATHS = ("memory-context", "mem0 search", "bare Mem0")
 LEARNED = ListFilter(kinds=("learned",))  # a filter: the list's count is then capped
+TURN = 25  # one-client requests in a row to one target
 ONE = (1, 4)  # the servers of the one-client runs (two at once: PostgreSQL's connections are shared)
 
 
@@ -423,31 +424,41 @@ class Command(BaseCommand):
 
     def measure_single_client(self, stores: dict[str, tuple[str, object]], bare_url: str | None = None,
                               n: int = 200):
-        """One client, requests alternating between the stores, memory-context and the
-        Mem0-compatible search (and bare Mem0): the sizes measured in one run, not minutes apart."""
-        from memories.bench import http
+        """One client, in turns of ``TURN`` requests in a row to each target (memory-context and
+        the Mem0-compatible search of each store, and bare Mem0), the turns going round: the
+        sizes are measured in one run, seconds apart. A turn is what one toy's conversation
+        sends. A request-by-request alternation is measured too (``p50_alternating_ms``, n/2
+        per target): there bare Mem0's torch pass runs on the same 2 cores between every two
+        of the portal's requests and evicts their caches, which no deployment does."""
 
         targets = [(f"{path}, {name}" if path != "memory-context" else name, url, child, path)
                    for name, (url, child) in stores.items() for path in QUERY_PATHS[:2]]
         if bare_url:
             first_name, (_, first_child) = next(iter(stores.items()))
             targets.append((f"bare Mem0, {first_name}", bare_url, first_child, "bare Mem0"))
-        queries = iter(self.fresh_queries(n * len(targets)))
-        calls, names = [], []
-        for _ in range(n):
-            for name, url, child, path in targets:
-                side = "bare" if path == "bare Mem0" else "portal"
-                calls.append((url, self.request(path, next(queries), child), self.headers(side)))
-                names.append(name)
-        results = {name: http.Result() for name, *_ in targets}
-        for name, latency in zip(names, http.one_by_one(calls), strict=True):
+        order = [t for _ in range(n // TURN) for t in targets for _ in range(TURN)]
+        turns = self.one_by_one(order)
+        alternating = self.one_by_one([t for _ in range(n // 2) for t in targets])
+        for name, result in turns.items():
+            self.record("one client", f"{name}: p50", result.percentile(50), "ms",
+                        p95_ms=ms(result.percentile(95)), errors=result.errors + alternating[name].errors,
+                        p50_alternating_ms=ms(alternating[name].percentile(50)))
+
+    def one_by_one(self, order: list[tuple]) -> dict:
+        """Each (name, url, child, path) of ``order`` asked in turn, a fresh query each: the
+        latencies by name."""
+        from memories.bench import http
+
+        queries = iter(self.fresh_queries(len(order)))
+        calls = [(url, self.request(path, next(queries), child), self.headers("bare" if path == "bare Mem0" else "portal"))
+                 for _, url, child, path in order]
+        results = {name: http.Result() for name, *_ in order}
+        for (name, *_), latency in zip(order, http.one_by_one(calls), strict=True):
             if latency is None:
                 results[name].errors += 1
             else:
                 results[name].latencies.append(latency)
-        for name, result in results.items():
-            self.record("one client", f"{name}: p50", result.percentile(50), "ms",
-                        p95_ms=ms(result.percentile(95)), errors=result.errors)
+        return results
 
     # -- the parent's list -------------------------------------------------------------
     def measure_list(self, scenario: str, children: dict[str, int], collection: str | None = None):
