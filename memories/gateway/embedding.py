@@ -8,9 +8,9 @@ stay in one vector space — tests/memories/test_embedding.py compares them).
 * The ONNX file is exported from the packaged weights on first use (torch + onnx, no network)
   into ``var/models``, under a file lock, and reused after.
 * One intra-op thread per process: the web server's workers and threads share the cores.
-* ``QueryEncoder.embed`` micro-batches: the texts of callers that arrive while a batch is
-  being encoded go together in the next pass (one pass over the weights for all of them),
-  and a small LRU answers a text seen moments ago without encoding it again.
+* ``QueryEncoder.embed`` micro-batches (``batching``): the texts of callers that arrive while
+  a batch is being encoded go together in the next pass (one pass over the weights for all
+  of them), and a small LRU answers a text seen moments ago without encoding it again.
 * ``warm()`` loads it when a process starts (gunicorn's ``post_fork``, the Celery worker).
 """
 
@@ -21,6 +21,8 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
+
+from memories.gateway.batching import Batcher
 
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 MAX_BATCH = 64
@@ -115,9 +117,7 @@ class QueryEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_file or ensure_onnx()), options,
                                             providers=["CPUExecutionProvider"])
-        self._queue: list[_Waiter] = []
-        self._lock = threading.Lock()
-        self._busy = False  # a caller is encoding a batch now
+        self._batcher = Batcher(self._encode_batch, MAX_BATCH)
         self._lru: OrderedDict[str, list[float]] = OrderedDict()
         self._lru_lock = threading.Lock()
         self.stats = {"encoded": 0, "batches": 0, "lru_hits": 0}
@@ -144,67 +144,25 @@ class QueryEncoder:
         return self.encode(texts).tolist() if texts else []
 
     def embed(self, text: str) -> list[float]:
-        """One text, batched with whatever other threads of this process are asking now.
-
-        No thread of its own: the first caller encodes (its own text and whatever queued
-        meanwhile, while ONNX Runtime lets the others run) and, when it is done, hands the
-        next batch to the first caller still waiting. A lone query is encoded in the
-        caller's thread at once."""
+        """One text, encoded in one pass with whatever other threads of this process are
+        asking now (``batching``); a lone query is encoded at once, in the caller's thread."""
         with self._lru_lock:
             hit = self._lru.get(text)
             if hit is not None:
                 self._lru.move_to_end(text)
                 self.stats["lru_hits"] += 1
                 return hit
-        waiter = _Waiter(text)
-        with self._lock:
-            self._queue.append(waiter)
-            leads = not self._busy
-            self._busy = True
-        if not leads:
-            waiter.done.wait()
-            if waiter.leads:
-                leads = True
-        if leads:
-            self._lead()
-        if waiter.error is not None:
-            raise waiter.error
+        vector = self._batcher.submit(text)
         with self._lru_lock:
-            self._lru[text] = waiter.vector
+            self._lru[text] = vector
             if len(self._lru) > LRU_SIZE:
                 self._lru.popitem(last=False)
-        return waiter.vector
+        return vector
 
-    def _lead(self) -> None:
-        """Encode the queue's first ``MAX_BATCH`` texts in one pass, answer their callers,
-        then wake the next waiting caller to lead the batch after (or stand down)."""
-        with self._lock:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        try:
-            unique = list(dict.fromkeys(w.text for w in batch))
-            by_text = dict(zip(unique, self.encode(unique).tolist(), strict=True))
-            for w in batch:
-                w.vector = by_text[w.text]
-        except BaseException as exc:  # every caller of the batch gets the error
-            for w in batch:
-                w.error = exc
-        finally:
-            with self._lock:
-                if self._queue:
-                    self._queue[0].leads = True
-                    self._queue[0].done.set()
-                else:
-                    self._busy = False
-            for w in batch:
-                w.done.set()
-
-
-class _Waiter:
-    __slots__ = ("text", "vector", "error", "leads", "done")
-
-    def __init__(self, text: str):
-        self.text, self.vector, self.error, self.leads = text, None, None, False
-        self.done = threading.Event()
+    def _encode_batch(self, texts: list[str]) -> list[list[float]]:
+        unique = list(dict.fromkeys(texts))
+        by_text = dict(zip(unique, self.encode(unique).tolist(), strict=True))
+        return [by_text[t] for t in texts]
 
 
 _encoder: QueryEncoder | None = None

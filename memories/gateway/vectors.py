@@ -4,7 +4,8 @@ valid while the namespace's version in PostgreSQL is unchanged.
 
 Every committed insert, update or delete in Mem0's table moves the namespace's version
 (statement triggers: ``schema``, ``<collection>_namespaces``). A search ranks every memory of
-the namespace on the copy in NumPy (about 0.6 ms for 10,000), then reads the rows it returns,
+the namespace on the copy in NumPy (about 0.6 ms for 10,000; queries that arrive together
+share one pass over the copy), then reads the rows it returns,
 filters applied in rank order, and the namespace's version in the same statement: when the
 version is the copy's, the result is the exact ranking; when not, it copies again. A namespace
 too large for the budget is ranked in SQL (``local``)."""
@@ -14,13 +15,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
+
+from memories.gateway.batching import Batcher
+
+MAX_QUERIES = 32  # queries ranked in one pass over a copy
 
 
 class RawVector(Loader):
@@ -37,10 +42,20 @@ class NamespaceVectors:
     version: int
     ids: list[str]
     matrix: np.ndarray  # float32, one unit vector per row
+    # Queries ranked on this copy at the same moment share one read of the matrix.
+    ranker: Batcher = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "ranker", Batcher(self._scores, MAX_QUERIES))
 
     @property
     def nbytes(self) -> int:
         return self.matrix.nbytes + 48 * len(self.ids)
+
+    def _scores(self, queries: list[np.ndarray]) -> list[np.ndarray]:
+        if len(queries) == 1:
+            return [self.matrix @ queries[0]]
+        return list(np.stack(queries) @ self.matrix.T)  # one pass over the matrix for all of them
 
 
 class VectorCache:
@@ -111,8 +126,9 @@ class VectorCache:
 
 
 def scores(entry: NamespaceVectors, query: np.ndarray) -> np.ndarray:
-    """The cosine similarity of each row to the (unit) query."""
-    return entry.matrix @ query
+    """The cosine similarity of each row to the (unit) query, computed together with the
+    queries other threads rank on the same copy now (``batching``)."""
+    return entry.ranker.submit(query)
 
 
 def best(scores: np.ndarray, stop: int) -> np.ndarray:

@@ -62,7 +62,7 @@ def test_concurrent_queries_are_encoded_in_one_pass(monkeypatch):
     others = [threading.Thread(target=ask, args=(t,)) for t in texts[1:]]
     for t in others:
         t.start()
-    while len(enc._queue) < len(others):  # every other caller is queued behind the first batch
+    while enc._batcher.waiting < len(others):  # every other caller is queued behind the first batch
         threading.Event().wait(0.01)
     release.set()
     for t in [first, *others]:

@@ -3,6 +3,7 @@ namespace's version, which every committed insert, update or delete moves (trigg
 Mem0's table), so a memory added, changed, rated 🚫 or deleted by any process is seen by
 the next search; the count comes from the same row."""
 
+import threading
 import uuid
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ import numpy as np
 import psycopg
 
 from memories.bench import corpus
-from memories.gateway import LEARNED_KIND, ListFilter, LocalGateway
+from memories.gateway import LEARNED_KIND, ListFilter, LocalGateway, vectors
 
 
 def namespace() -> str:
@@ -126,3 +127,43 @@ def test_threads_asking_for_a_namespace_not_copied_yet_share_one_copy(gw):
         t.join(60)
     assert gw.vectors.stats["loads"] == loads + 1
     assert answers == [exact_ids(gw, ns, query)] * 16
+
+
+def test_queries_ranked_on_one_copy_at_the_same_moment_share_one_pass():
+    """While one ranking runs, the queries that arrive for the same copy wait and are ranked
+    together (one read of the matrix), each getting exactly its own scores."""
+    rng = np.random.default_rng(40)
+    matrix = rng.standard_normal((500, 384)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    entry = vectors.NamespaceVectors(version=1, ids=[str(i) for i in range(500)], matrix=matrix)
+    queries = list(matrix[:9] + 0.1)
+    started, release, batches = threading.Event(), threading.Event(), []
+    real = entry.ranker._run
+
+    def run(items):
+        batches.append(len(items))
+        started.set()
+        release.wait(30)
+        return real(items)
+
+    entry.ranker._run = run
+    results = {}
+
+    def rank(i):
+        results[i] = vectors.scores(entry, queries[i])
+
+    first = threading.Thread(target=rank, args=(0,))
+    first.start()
+    assert started.wait(30)
+    others = [threading.Thread(target=rank, args=(i,)) for i in range(1, 9)]
+    for t in others:
+        t.start()
+    while entry.ranker.waiting < len(others):
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [first, *others]:
+        t.join(30)
+    assert batches == [1, 8]
+    for i, query in enumerate(queries):
+        assert np.abs(results[i] - matrix @ query).max() < 1e-5
+        assert list(vectors.best(results[i], 10)) == list(np.argsort(-(matrix @ query), kind="stable")[:10])
