@@ -201,16 +201,12 @@ class LocalGateway:
         stands alone, and the block ends without a COMMIT round trip (a one-statement read)."""
         _ = self.memory
         with self._pool.connection() as conn:
-            if not autocommit:
-                with conn.cursor() as cur:
-                    yield cur
-                return
-            conn.autocommit = True
+            conn.autocommit = autocommit
             try:
                 with conn.cursor() as cur:
                     yield cur
             finally:
-                if not conn.closed:
+                if autocommit and not conn.closed:
                     conn.autocommit = False  # the pool's next borrower gets a transaction
 
     @staticmethod
