@@ -96,7 +96,9 @@ def test_a_profile_push_goes_through_redis_to_a_real_worker(redis_url, family, g
         assert banner and banner[0].split("transport:")[1].strip().endswith(f"@127.0.0.1:{port}/0"), banner
         assert banner[0].split("transport:")[1].strip().startswith("redis://"), banner
         wait_for(pushed, timeout=120)
-        assert any("Task memories.tasks." in line and "succeeded" in line for line in worker.lines), worker.lines
+        # The worker logs the task's success after the task has written: read until that line comes.
+        wait_for(lambda: any("Task memories.tasks." in line and "succeeded" in line for line in worker.lines),
+                 timeout=30)
         assert redis.Redis.from_url(redis_url).llen(queue) == 0  # taken from Redis's queue, nothing left
     finally:
         worker.stop()
