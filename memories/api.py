@@ -62,15 +62,16 @@ def device_config(request, mac: MacPath):
     profile = profile_text(child)
     prompt = (agent.system_prompt if agent else "").replace(PROFILE_PLACEHOLDER, profile)
     conversations.device_seen(device)
+    reason, learning_reason = (conversations.memory_off_reason(device),
+                               conversations.memory_off_reason(device, learning=True))
     return {
         "mac": device.mac, "device_name": device.name,
         "agent": {"id": agent.pk, "name": agent.name} if agent else None,
         "system_prompt": prompt, "mem0_user_id": device.namespace,
-        "memory": {"enabled": not conversations.memory_off_reason(device),
+        "memory": {"enabled": not reason,
                    "agent_enabled": agent.memory_enabled if agent else True, "paused": child.memory_paused,
-                   "user_id": device.namespace, "reason": conversations.memory_off_reason(device),
-                   "learning": not conversations.memory_off_reason(device, learning=True),
-                   "learning_reason": conversations.memory_off_reason(device, learning=True)},
+                   "user_id": device.namespace, "reason": reason,
+                   "learning": not learning_reason, "learning_reason": learning_reason},
         "child": {"id": child.pk, "name": child.name, "age": child.age, "age_group": child.age_group,
                   "gender": child.gender, "interests": list(child.interests or []), "toy_note": child.toy_note,
                   "profile_text": profile},
